@@ -1,0 +1,36 @@
+"""How the CLI finds and starts platform adapters without the core importing any platform library.
+
+Adapters register a factory under the `qwenbot.adapters` entry-point group (see pyproject.toml);
+the factory takes keyword options and returns an object with this shape.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.core import ConversationCore
+
+GROUP = "qwenbot.adapters"
+
+
+class Adapter(Protocol):
+    #: Whether `qwenbot run` starts it (the terminal chat is started only by `qwenbot chat`).
+    platform: bool
+
+    def missing(self) -> str | None:
+        """None when its credentials are set; otherwise what to set, e.g. "DISCORD_TOKEN is not set"."""
+
+    async def serve(self, core: ConversationCore) -> None:
+        """Run until cancelled. Raise `bot.config.ConfigError` with one line for a bad token."""
+
+
+def available() -> dict[str, Any]:
+    """Adapter factories by name, as installed."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def create(name: str, **options: Any) -> Adapter:
+    factory = available()[name].load()
+    return factory(**options)

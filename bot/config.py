@@ -1,0 +1,112 @@
+"""Settings read once from the environment and an optional `.env` file.
+
+Adapters declare their own settings classes on top of `EnvSettings`; `load` turns pydantic's
+validation errors into one readable message per bad setting, for the command line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DASHSCOPE_INTL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class EnvSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+
+class Settings(EnvSettings):
+    """The core's settings. Field names are the environment variables, upper-cased."""
+
+    qwen_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("QWEN_API_KEY", "DASHSCOPE_API_KEY")
+    )
+    qwen_base_url: str = DASHSCOPE_INTL
+    qwen_model: str = "qwen-max"
+    qwen_models: CommaList = Field(default_factory=list)
+    qwen_vision_model: str = "qwen-vl-max"
+    database_url: str = "sqlite:///qwenbot.db"
+    system_prompt: str = (
+        "You are Qwen, a helpful assistant in a group chat. Messages from people are prefixed with "
+        "their name. Answer concisely and use Markdown where it helps."
+    )
+    max_context_tokens: int = Field(default=8000, ge=256)
+    max_output_tokens: int = Field(default=2048, ge=1)
+    max_concurrent_replies: int = Field(default=8, ge=1)
+    qwen_connect_timeout: float = Field(default=10.0, gt=0)
+    qwen_first_token_timeout: float = Field(default=60.0, gt=0)
+    qwen_idle_timeout: float = Field(default=30.0, gt=0)
+    qwen_max_retries: int = Field(default=2, ge=0)
+    log_level: str = "INFO"
+
+    @field_validator("qwen_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("qwen_base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http(s) URL such as " + DASHSCOPE_INTL)
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgres://", "postgresql://")):
+            raise ValueError("must start with sqlite:///, postgres:// or postgresql://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _key_for_dashscope(self) -> Settings:
+        # Local OpenAI-compatible servers (vLLM, Ollama, LM Studio) take any key; DashScope does not.
+        if self.qwen_api_key is None and "aliyuncs.com" in self.qwen_base_url:
+            raise ValueError("QWEN_API_KEY (or DASHSCOPE_API_KEY) is required for DashScope")
+        if self.qwen_model not in self.qwen_models:
+            self.qwen_models = [self.qwen_model, *self.qwen_models]
+        return self
+
+    @property
+    def api_key(self) -> str:
+        return self.qwen_api_key.get_secret_value() if self.qwen_api_key else "not-needed"
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; the message names each one and what is wrong."""
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S]) -> S:
+    try:
+        return cls()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            reason = error["msg"].removeprefix("Value error, ")
+            lines.append(f"  {name}: {reason}" if error["loc"] else f"  {reason}")
+        raise ConfigError("Bad configuration:\n" + "\n".join(lines)) from None

@@ -1,0 +1,112 @@
+"""Building the message list sent to Qwen: a pure function of memory and budget.
+
+Order: the persona (the only instruction), the rolling summary, then the newest turns that fit
+the token budget. In shared channels each user turn carries its author's name, so the model
+knows who said what; the text of the channel is conversation, never instruction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.memory.base import Summary, Turn
+from bot.tokens import IMAGE_TOKENS, MESSAGE_OVERHEAD, TokenCounter
+
+SUMMARY_PREFIX = "Summary of the earlier conversation in this channel:\n"
+
+
+@dataclass(frozen=True)
+class Context:
+    messages: list[dict[str, Any]]
+    tokens: int
+    included: int  # turns sent
+    left_out: int = 0  # unsummarised turns that did not fit: time to fold them into the summary
+    turn_ids: tuple[int, ...] = field(default_factory=tuple)
+
+
+def speaker_text(turn: Turn, shared: bool) -> str:
+    if turn.role == "user" and shared:
+        return f"{turn.author_name}: {turn.text}"
+    return turn.text
+
+
+def turn_cost(turn: Turn, shared: bool) -> int:
+    name_cost = len(turn.author_name) // 2 + 2 if (turn.role == "user" and shared) else 0
+    return turn.tokens + name_cost + MESSAGE_OVERHEAD
+
+
+def build_context(
+    *,
+    persona: str,
+    summary: Summary,
+    turns: Sequence[Turn],
+    budget: int,
+    counter: TokenCounter,
+    shared: bool = True,
+    image_urls: Sequence[str] = (),
+) -> Context:
+    """Persona, summary, then as many of the newest `turns` as fit in `budget` tokens.
+
+    The newest turn is always included (the caller has already cut it to fit), and its
+    images, if any, become image parts for a vision model.
+    """
+    head: list[dict[str, Any]] = [{"role": "system", "content": persona}]
+    used = counter.count(persona) + MESSAGE_OVERHEAD
+    if summary.text:
+        content = SUMMARY_PREFIX + summary.text
+        head.append({"role": "system", "content": content})
+        used += counter.count(content) + MESSAGE_OVERHEAD
+    used += IMAGE_TOKENS * len(image_urls)
+
+    chosen: list[Turn] = []
+    for index, turn in enumerate(reversed(turns)):
+        cost = turn_cost(turn, shared)
+        if index > 0 and used + cost > budget:
+            break
+        chosen.append(turn)
+        used += cost
+    chosen.reverse()
+
+    body = [{"role": turn.role, "content": speaker_text(turn, shared)} for turn in chosen]
+    if image_urls and body and chosen[-1].role == "user":
+        parts: list[dict[str, Any]] = [{"type": "text", "text": body[-1]["content"]}]
+        parts += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+        body[-1] = {"role": "user", "content": parts}
+    return Context(
+        messages=head + body,
+        tokens=used,
+        included=len(chosen),
+        left_out=len(turns) - len(chosen),
+        turn_ids=tuple(turn.id for turn in chosen),
+    )
+
+
+def turns_to_fold(turns: Sequence[Turn], budget: int, shared: bool = True) -> list[Turn]:
+    """The oldest turns to fold into the summary so the rest fill about half the budget.
+
+    Folding to half, not to the brim, means a summary runs once per many turns, not every turn.
+    """
+    keep_cost = 0
+    keep = 0
+    for turn in reversed(turns):
+        cost = turn_cost(turn, shared)
+        if keep > 0 and keep_cost + cost > budget // 2:
+            break
+        keep_cost += cost
+        keep += 1
+    return list(turns[: len(turns) - keep])
+
+
+def summary_request(previous: str, turns: Sequence[Turn]) -> list[dict[str, Any]]:
+    transcript = "\n".join(
+        f"{'assistant' if t.role == 'assistant' else t.author_name}: {t.text}" for t in turns
+    )
+    instruction = (
+        "You maintain the memory of a chat channel. Update the summary below with the new part of the "
+        "transcript. Keep names, decisions, facts people shared about themselves, open questions and "
+        "the assistant's commitments. Write at most 250 words of plain prose, no preamble."
+    )
+    user = f"Current summary:\n{previous or '(none yet)'}\n\nNew transcript:\n{transcript}"
+    return [{"role": "system", "content": instruction}, {"role": "user", "content": user}]

@@ -1,0 +1,140 @@
+"""The persistence interface every memory backend implements.
+
+Records are plain frozen dataclasses so the core never sees a database row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.types import ChannelMode, ConversationKey
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Role
+    author_id: str
+    author_name: str
+    text: str
+    tokens: int
+    message_id: str | None = None
+    created_at: float = 0.0
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class ConversationSettings:
+    persona: str | None = None
+    model: str | None = None
+    mode: ChannelMode = ChannelMode.MENTION
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Text standing in for every turn whose id is at most `upto_turn_id`."""
+
+    text: str = ""
+    upto_turn_id: int = 0
+
+
+@dataclass(frozen=True)
+class Tokens:
+    prompt: int = 0
+    completion: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.completion
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    conversation_today: Tokens
+    conversation_total: Tokens
+    space_today: Tokens
+    space_total: Tokens
+    user_today: Tokens
+
+
+@dataclass(frozen=True)
+class MemoryStats:
+    turns: int
+    tokens: int
+    summarised_turns: int
+
+
+class MemoryStore(ABC):
+    """Per-conversation memory: turns, settings, a rolling summary, usage and claimed events."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and run pending migrations."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def add_turn(self, key: ConversationKey, turn: Turn) -> Turn | None:
+        """Store a turn; None if a turn with the same message id is already stored here."""
+
+    @abstractmethod
+    async def has_message(self, key: ConversationKey, message_id: str) -> bool: ...
+
+    @abstractmethod
+    async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
+        """Turns with an id above `after_id`, oldest first."""
+
+    @abstractmethod
+    async def summary(self, key: ConversationKey) -> Summary: ...
+
+    @abstractmethod
+    async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
+        """Store `new` only if the stored summary still covers `old.upto_turn_id` (compare-and-set)."""
+
+    @abstractmethod
+    async def settings(self, key: ConversationKey) -> ConversationSettings: ...
+
+    @abstractmethod
+    async def update_settings(
+        self,
+        key: ConversationKey,
+        *,
+        persona: str | None | Literal[False] = False,
+        model: str | None | Literal[False] = False,
+        mode: ChannelMode | None = None,
+    ) -> ConversationSettings:
+        """Change the given settings; False leaves a field alone, None clears it."""
+
+    @abstractmethod
+    async def reset(self, key: ConversationKey) -> int:
+        """Forget the conversation's turns and summary (settings stay); returns turns removed."""
+
+    @abstractmethod
+    async def forget_user(self, platform: str, user_id: str) -> int:
+        """Delete every turn the user wrote on this platform, and the summaries that may quote them."""
+
+    @abstractmethod
+    async def add_usage(
+        self, key: ConversationKey, user_id: str, prompt: int, completion: int, day: str
+    ) -> None: ...
+
+    @abstractmethod
+    async def usage(self, key: ConversationKey, user_id: str, day: str) -> UsageReport: ...
+
+    @abstractmethod
+    async def stats(self, key: ConversationKey) -> MemoryStats: ...
+
+    @abstractmethod
+    async def claim_event(self, platform: str, event_id: str) -> bool:
+        """True the first time an event id is claimed, False ever after (across restarts and replicas)."""
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: ConversationKey) -> AsyncIterator[None]:
+        """Serialise turns of one conversation across processes. One process needs nothing more."""
+        yield

@@ -1,0 +1,301 @@
+"""The default memory backend: one SQLite file through aiosqlite, in WAL mode."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+
+from bot.memory.base import (
+    ConversationSettings,
+    MemoryStats,
+    MemoryStore,
+    Summary,
+    Tokens,
+    Turn,
+    UsageReport,
+)
+from bot.types import ChannelMode, ConversationKey
+
+# Each entry upgrades the schema by one version; append, never edit.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread TEXT NOT NULL DEFAULT '',
+        persona TEXT,
+        model TEXT,
+        mode TEXT NOT NULL DEFAULT 'mention',
+        summary TEXT NOT NULL DEFAULT '',
+        summary_upto INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        UNIQUE (platform, space, channel, thread)
+    );
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        author_id TEXT NOT NULL,
+        author_name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        message_id TEXT,
+        tokens INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (conversation_id, message_id)
+    );
+    CREATE INDEX turns_by_author ON turns (author_id);
+    CREATE TABLE usage (
+        day TEXT NOT NULL,
+        conversation_id INTEGER NOT NULL,
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, conversation_id, user_id)
+    );
+    CREATE INDEX usage_by_space ON usage (platform, space, day);
+    CREATE TABLE events (
+        platform TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        PRIMARY KEY (platform, event_id)
+    );
+    """,
+]
+
+EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:///rel.db`, `sqlite:////abs.db` or `sqlite://:memory:` to a path aiosqlite opens."""
+    path = url.removeprefix("sqlite:").removeprefix("//")
+    if path.startswith("/") and not path.startswith("//"):
+        path = path[1:] or ":memory:"
+    elif path.startswith("//"):
+        path = path[1:]
+    return path or "qwenbot.db"
+
+
+class SQLiteStore(MemoryStore):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("SQLiteStore.open() was not awaited")
+        return self._db
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        await self.db.execute("PRAGMA journal_mode=WAL")
+        await self.db.execute("PRAGMA synchronous=NORMAL")
+        await self.db.execute("PRAGMA foreign_keys=ON")
+        await self.db.execute("PRAGMA busy_timeout=5000")
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        async with self.db.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        current = row[0] if row and row[0] is not None else 0
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            await self.db.executescript(
+                f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
+            )
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
+        params = (key.platform, key.space, key.channel, key.thread or "")
+        if create:
+            await self.db.execute(
+                "INSERT OR IGNORE INTO conversations (platform, space, channel, thread, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (*params, time.time()),
+            )
+        async with self.db.execute(
+            "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?", params
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def add_turn(self, key: ConversationKey, turn: Turn) -> Turn | None:
+        conv = await self._conversation_id(key)
+        created = turn.created_at or time.time()
+        cur = await self.db.execute(
+            "INSERT OR IGNORE INTO turns"
+            " (conversation_id, role, author_id, author_name, text, message_id, tokens, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id, turn.tokens,
+             created),
+        )
+        await self.db.commit()
+        if cur.rowcount == 0:
+            return None
+        return Turn(**{**turn.__dict__, "id": cur.lastrowid, "created_at": created})
+
+    async def has_message(self, key: ConversationKey, message_id: str) -> bool:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return False
+        async with self.db.execute(
+            "SELECT 1 FROM turns WHERE conversation_id=? AND message_id=?", (conv, message_id)
+        ) as cur:
+            return await cur.fetchone() is not None
+
+    async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return []
+        async with self.db.execute(
+            "SELECT role, author_id, author_name, text, tokens, message_id, created_at, id FROM turns"
+            " WHERE conversation_id=? AND id>? ORDER BY id",
+            (conv, after_id),
+        ) as cur:
+            return [Turn(*row) for row in await cur.fetchall()]
+
+    async def summary(self, key: ConversationKey) -> Summary:
+        async with self.db.execute(
+            "SELECT summary, summary_upto FROM conversations"
+            " WHERE platform=? AND space=? AND channel=? AND thread=?",
+            (key.platform, key.space, key.channel, key.thread or ""),
+        ) as cur:
+            row = await cur.fetchone()
+        return Summary(row[0], row[1]) if row else Summary()
+
+    async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
+        conv = await self._conversation_id(key)
+        cur = await self.db.execute(
+            "UPDATE conversations SET summary=?, summary_upto=? WHERE id=? AND summary_upto=?",
+            (new.text, new.upto_turn_id, conv, old.upto_turn_id),
+        )
+        await self.db.commit()
+        return cur.rowcount == 1
+
+    async def settings(self, key: ConversationKey) -> ConversationSettings:
+        async with self.db.execute(
+            "SELECT persona, model, mode FROM conversations"
+            " WHERE platform=? AND space=? AND channel=? AND thread=?",
+            (key.platform, key.space, key.channel, key.thread or ""),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return ConversationSettings()
+        return ConversationSettings(row[0], row[1], ChannelMode(row[2]))
+
+    async def update_settings(
+        self,
+        key: ConversationKey,
+        *,
+        persona: str | None | Literal[False] = False,
+        model: str | None | Literal[False] = False,
+        mode: ChannelMode | None = None,
+    ) -> ConversationSettings:
+        conv = await self._conversation_id(key)
+        changes: dict[str, object] = {}
+        if persona is not False:
+            changes["persona"] = persona
+        if model is not False:
+            changes["model"] = model
+        if mode is not None:
+            changes["mode"] = mode.value
+        if changes:
+            assignments = ", ".join(f"{column}=?" for column in changes)
+            await self.db.execute(
+                f"UPDATE conversations SET {assignments} WHERE id=?", (*changes.values(), conv)
+            )
+            await self.db.commit()
+        return await self.settings(key)
+
+    async def reset(self, key: ConversationKey) -> int:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return 0
+        cur = await self.db.execute("DELETE FROM turns WHERE conversation_id=?", (conv,))
+        await self.db.execute("UPDATE conversations SET summary='', summary_upto=0 WHERE id=?", (conv,))
+        await self.db.commit()
+        return cur.rowcount
+
+    async def forget_user(self, platform: str, user_id: str) -> int:
+        await self.db.execute(
+            "UPDATE conversations SET summary='', summary_upto=0 WHERE platform=? AND id IN"
+            " (SELECT conversation_id FROM turns WHERE author_id=? AND role='user')",
+            (platform, user_id),
+        )
+        cur = await self.db.execute(
+            "DELETE FROM turns WHERE author_id=? AND role='user' AND conversation_id IN"
+            " (SELECT id FROM conversations WHERE platform=?)",
+            (user_id, platform),
+        )
+        await self.db.commit()
+        return cur.rowcount
+
+    async def add_usage(
+        self, key: ConversationKey, user_id: str, prompt: int, completion: int, day: str
+    ) -> None:
+        conv = await self._conversation_id(key)
+        await self.db.execute(
+            "INSERT INTO usage (day, conversation_id, platform, space, user_id, prompt_tokens,"
+            " completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (day, conversation_id, user_id) DO UPDATE SET"
+            " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = completion_tokens + excluded.completion_tokens",
+            (day, conv, key.platform, key.space, user_id, prompt, completion),
+        )
+        await self.db.commit()
+
+    async def _tokens(self, where: str, params: tuple[object, ...]) -> Tokens:
+        async with self.db.execute(
+            f"SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)"
+            f" FROM usage WHERE {where}",
+            params,
+        ) as cur:
+            row = await cur.fetchone()
+        return Tokens(row[0], row[1]) if row else Tokens()
+
+    async def usage(self, key: ConversationKey, user_id: str, day: str) -> UsageReport:
+        conv = await self._conversation_id(key)
+        space = (key.platform, key.space)
+        return UsageReport(
+            conversation_today=await self._tokens("conversation_id=? AND day=?", (conv, day)),
+            conversation_total=await self._tokens("conversation_id=?", (conv,)),
+            space_today=await self._tokens("platform=? AND space=? AND day=?", (*space, day)),
+            space_total=await self._tokens("platform=? AND space=?", space),
+            user_today=await self._tokens("platform=? AND user_id=? AND day=?", (key.platform, user_id, day)),
+        )
+
+    async def stats(self, key: ConversationKey) -> MemoryStats:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return MemoryStats(0, 0, 0)
+        summary = await self.summary(key)
+        async with self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(tokens), 0), COALESCE(SUM(id <= ?), 0)"
+            " FROM turns WHERE conversation_id=?",
+            (summary.upto_turn_id, conv),
+        ) as cur:
+            row = await cur.fetchone()
+        return MemoryStats(*row) if row else MemoryStats(0, 0, 0)
+
+    async def claim_event(self, platform: str, event_id: str) -> bool:
+        now = time.time()
+        cur = await self.db.execute(
+            "INSERT OR IGNORE INTO events (platform, event_id, claimed_at) VALUES (?, ?, ?)",
+            (platform, event_id, now),
+        )
+        await self.db.execute("DELETE FROM events WHERE claimed_at < ?", (now - EVENT_RETENTION_SECONDS,))
+        await self.db.commit()
+        return cur.rowcount == 1

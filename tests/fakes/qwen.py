@@ -1,0 +1,153 @@
+"""A scriptable OpenAI-compatible chat server on 127.0.0.1, speaking real HTTP and SSE.
+
+Tests queue `Script`s; each request to /chat/completions takes the next one (or the default).
+Every request body is recorded so tests can assert what the model was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Script:
+    text: str = "Hello from fake Qwen."
+    chunks: int | None = None  # None: one chunk per word
+    delay: float = 0.0  # seconds between chunks
+    first_delay: float = 0.0  # seconds before the first chunk (after headers)
+    status: int = 200  # non-200: an error response instead of a stream
+    error_code: str = ""
+    error_message: str = "error"
+    retry_after: float | None = None
+    cut_after: int | None = None  # drop the connection after this many chunks
+    prompt_tokens: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def pieces(self) -> list[str]:
+        if not self.text:
+            return []
+        if self.chunks is None:
+            words = self.text.split(" ")
+            return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+        size = max(1, -(-len(self.text) // self.chunks))
+        return [self.text[i : i + size] for i in range(0, len(self.text), size)]
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+            return str(content)
+    return ""
+
+
+class FakeQwen:
+    def __init__(self) -> None:
+        self.scripts: deque[Script] = deque()
+        self.responder: Callable[[dict[str, Any]], Script] = lambda body: Script()
+        self.requests: list[dict[str, Any]] = []
+        self.request_times: list[float] = []
+        self.first_token_times: list[float] = []
+        self.auth_headers: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def queue(self, *scripts: Script) -> None:
+        self.scripts.extend(scripts)
+
+    async def start(self) -> FakeQwen:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """Requests that were replies to users, leaving out background summary calls."""
+        return [r for r in self.requests if r.get("stream")]
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        self.request_times.append(time.perf_counter())
+        self.auth_headers.append(request.headers.get("Authorization", ""))
+        script = self.scripts.popleft() if self.scripts else self.responder(body)
+        if script.status != 200:
+            headers = dict(script.headers)
+            if script.retry_after is not None:
+                headers["Retry-After"] = str(script.retry_after)
+            error = {"code": script.error_code, "message": script.error_message, "type": script.error_code}
+            return web.json_response(
+                {"error": error, "request_id": "fake-request"}, status=script.status, headers=headers
+            )
+        if not body.get("stream"):
+            return web.json_response(self._completion(body, script))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if script.first_delay:
+            await asyncio.sleep(script.first_delay)
+        pieces = script.pieces()
+        for index, piece in enumerate(pieces):
+            if script.cut_after is not None and index >= script.cut_after:
+                assert request.transport is not None
+                request.transport.close()
+                return response
+            if index == 0:
+                self.first_token_times.append(time.perf_counter())
+            await response.write(self._event(body, {"content": piece, "role": "assistant"}, None))
+            if script.delay:
+                await asyncio.sleep(script.delay)
+        await response.write(self._event(body, {}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = self._usage(body, script, len(pieces))
+            chunk = {**self._base(body), "choices": [], "usage": usage}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    def _base(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                "model": body.get("model", "")}
+
+    def _event(self, body: dict[str, Any], delta: dict[str, Any], finish: str | None) -> bytes:
+        chunk = {**self._base(body), "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(chunk)}\n\n".encode()
+
+    def _usage(self, body: dict[str, Any], script: Script, completion: int) -> dict[str, int]:
+        prompt = script.prompt_tokens
+        if prompt is None:
+            prompt = max(1, len(json.dumps(body.get("messages", []))) // 4)
+        return {"prompt_tokens": prompt, "completion_tokens": completion,
+                "total_tokens": prompt + completion}
+
+    def _completion(self, body: dict[str, Any], script: Script) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
+            "model": body.get("model", ""),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": script.text}}],
+            "usage": self._usage(body, script, len(script.pieces())),
+        }
