@@ -109,6 +109,10 @@ class ConversationCore:
     async def channel_mode(self, key: ConversationKey) -> ChannelMode:
         return (await self.store.settings(key)).mode
 
+    async def has_history(self, key: ConversationKey) -> bool:
+        """Whether the bot has taken part in this conversation (e.g. a Slack thread it answered in)."""
+        return (await self.store.stats(key)).turns > 0
+
     async def record(self, incoming: Incoming) -> bool:
         """Remember a message the bot was not asked to answer; False if it was stored already."""
         text = inline_text(incoming.text, incoming.attachments)
