@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DASHSCOPE_INTL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+DASHSCOPE_MODELS = ["qwen-max", "qwen-plus", "qwen-turbo"]
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -84,6 +85,8 @@ class Settings(EnvSettings):
         # Local OpenAI-compatible servers (vLLM, Ollama, LM Studio) take any key; DashScope does not.
         if self.qwen_api_key is None and "aliyuncs.com" in self.qwen_base_url:
             raise ValueError("QWEN_API_KEY (or DASHSCOPE_API_KEY) is required for DashScope")
+        if not self.qwen_models and "aliyuncs.com" in self.qwen_base_url:
+            self.qwen_models = list(DASHSCOPE_MODELS)
         if self.qwen_model not in self.qwen_models:
             self.qwen_models = [self.qwen_model, *self.qwen_models]
         return self

@@ -166,7 +166,9 @@ class QwenClient:
             raise
         return stream, first
 
-    async def complete(self, messages: Sequence[dict[str, Any]], model: str, max_tokens: int) -> tuple[str, Usage]:
+    async def complete(
+        self, messages: Sequence[dict[str, Any]], model: str, max_tokens: int
+    ) -> tuple[str, Usage]:
         """One non-streaming answer, for background work such as summaries."""
         try:
             response = await self.client.chat.completions.create(

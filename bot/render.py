@@ -20,7 +20,8 @@ def _toggle(fence: str | None, line: str) -> str | None:
     if fence is None:
         return line.strip()
     marker = FENCE.match(fence).group(1)  # type: ignore[union-attr]
-    closes = match.group(1)[0] == marker[0] and len(match.group(1)) >= len(marker) and not match.group(2).strip()
+    opener = match.group(1)
+    closes = opener[0] == marker[0] and len(opener) >= len(marker) and not match.group(2).strip()
     return None if closes else fence
 
 

@@ -16,9 +16,11 @@ class Reply(ABC):
 
     async def started(self) -> None:
         """The model was called; a good moment for a typing indicator or a status line."""
+        return None
 
     async def notice(self, text: str) -> None:
         """A short note for the user that is not part of the answer (e.g. "your message was cut")."""
+        return None
 
     @abstractmethod
     async def partial(self, text: str) -> None:

@@ -105,8 +105,8 @@ class MemoryStore(ABC):
         self,
         key: ConversationKey,
         *,
-        persona: str | None | Literal[False] = False,
-        model: str | None | Literal[False] = False,
+        persona: str | Literal[False] | None = False,
+        model: str | Literal[False] | None = False,
         mode: ChannelMode | None = None,
     ) -> ConversationSettings:
         """Change the given settings; False leaves a field alone, None clears it."""

@@ -200,8 +200,8 @@ class SQLiteStore(MemoryStore):
         self,
         key: ConversationKey,
         *,
-        persona: str | None | Literal[False] = False,
-        model: str | None | Literal[False] = False,
+        persona: str | Literal[False] | None = False,
+        model: str | Literal[False] | None = False,
         mode: ChannelMode | None = None,
     ) -> ConversationSettings:
         conv = await self._conversation_id(key)

@@ -1,0 +1,110 @@
+"""A local chat in the terminal through the same core, for trying the bot without a platform.
+
+Answers stream token by token. With stdin piped it answers each line in turn and exits at the
+end of input, so `echo hi | qwenbot chat` works in scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+import time
+from typing import TextIO
+
+from bot.commands import HELP
+from bot.config import ConfigError
+from bot.core import ConversationCore
+from bot.reply import Reply
+from bot.types import Author, ConversationKey, Incoming, Trigger
+
+COMMANDS = ("reset", "persona", "model", "memory", "usage", "forget-me")
+QUIT = {"/quit", "/exit"}
+
+
+class TerminalReply(Reply):
+    """Writes each new piece of the answer as it arrives."""
+
+    update_interval = 0.0
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.shown = ""
+
+    def _show(self, text: str) -> None:
+        if not self.shown:
+            self.out.write("qwen> ")
+        if text.startswith(self.shown):
+            self.out.write(text[len(self.shown):])
+        else:  # the text was rewritten; show the whole of it again
+            self.out.write("\n" + text)
+        self.shown = text
+        self.out.flush()
+
+    async def notice(self, text: str) -> None:
+        self.out.write(f"({text})\n")
+        self.out.flush()
+
+    async def partial(self, text: str) -> None:
+        self._show(text)
+
+    async def finish(self, text: str) -> None:
+        self._show(text)
+        self.out.write("\n")
+        self.out.flush()
+
+    async def fail(self, message: str) -> None:
+        if self.shown:
+            self.out.write("\n")
+        self.out.write(f"qwen! {message}\n")
+        self.out.flush()
+
+
+class TerminalAdapter:
+    platform = False
+
+    def __init__(self, channel: str = "default", stdin: TextIO | None = None,
+                 stdout: TextIO | None = None) -> None:
+        if not channel.strip():
+            raise ConfigError("--channel needs a name")
+        self.key = ConversationKey("terminal", "local", channel.strip())
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        user = getpass.getuser()
+        self.author = Author(id=user, name=user)
+
+    def missing(self) -> str | None:
+        return None
+
+    async def _read_line(self) -> str | None:
+        if self.stdin.isatty():
+            self.stdout.write("you> ")
+            self.stdout.flush()
+        line = await asyncio.to_thread(self.stdin.readline)
+        return line if line else None
+
+    async def serve(self, core: ConversationCore) -> None:
+        if self.stdin.isatty():
+            self.stdout.write(f"Chatting in #{self.key.channel} with {core.settings.qwen_model}. "
+                              "/help for commands, /quit or Ctrl-D to leave.\n")
+        while (line := await self._read_line()) is not None:
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            if text.strip() in QUIT:
+                break
+            if text.startswith("/"):
+                await self._command(core, text)
+                continue
+            incoming = Incoming(self.key, f"terminal-{time.time_ns()}", self.author, text,
+                                trigger=Trigger.DM)
+            await core.handle(incoming, TerminalReply(self.stdout))
+
+    async def _command(self, core: ConversationCore, line: str) -> None:
+        name = line[1:].split(" ", 1)[0].lower()
+        if name in COMMANDS:
+            answer = await core.commands.run(line, self.key, self.author.id)
+        else:
+            answer = HELP.replace("`reset`", "`/reset`") + " `/quit` leaves."
+        self.stdout.write(answer + "\n")
+        self.stdout.flush()

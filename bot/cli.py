@@ -1,0 +1,108 @@
+"""The `qwenbot` command line: chat in the terminal, or serve Discord and Slack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot import __version__, adapter
+from bot.config import ConfigError, Settings, load
+from bot.core import ConversationCore
+
+log = logging.getLogger("qwenbot")
+
+DESCRIPTION = "A Qwen chatbot for Discord, Slack and the terminal, with per-channel memory."
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="qwenbot", description=DESCRIPTION,
+                                   epilog="Settings come from the environment or a .env file; see README.md.")
+    root.add_argument("--version", action="version", version=f"qwenbot {__version__}")
+    sub = root.add_subparsers(dest="command", metavar="COMMAND")
+    chat = sub.add_parser("chat", help="chat with Qwen in this terminal (memory kept per channel)")
+    chat.add_argument("--channel", default="default", help="conversation to use (default: %(default)s)")
+    sub.add_parser("run", help="start every platform adapter whose credentials are set")
+    sub.add_parser("discord", help="serve Discord (needs DISCORD_TOKEN)")
+    sub.add_parser("slack", help="serve Slack (needs SLACK_BOT_TOKEN and an app token or signing secret)")
+    return root
+
+
+def configure_logging(level: str, command: str) -> None:
+    # The terminal chat owns stdout; only warnings reach stderr there.
+    chosen = logging.WARNING if command == "chat" and level in ("DEBUG", "INFO") else getattr(logging, level)
+    logging.basicConfig(level=chosen, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx2", "httpx", "openai._base_client", "discord.gateway", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(chosen, logging.WARNING))
+
+
+def choose_adapters(command: str) -> list[adapter.Adapter]:
+    if command != "run":
+        names = adapter.available()
+        if command not in names:
+            raise ConfigError(f"the {command} adapter is not installed")
+        chosen = adapter.create(command)
+        reason = chosen.missing()
+        if reason:
+            raise ConfigError(f"cannot start {command}: {reason}")
+        return [chosen]
+    ready, skipped = [], []
+    for name in sorted(adapter.available()):
+        candidate = adapter.create(name)
+        if not candidate.platform:
+            continue
+        reason = candidate.missing()
+        if reason:
+            skipped.append(f"{name} ({reason})")
+        else:
+            ready.append((name, candidate))
+    if not ready:
+        raise ConfigError("no platform credentials are set: " + "; ".join(skipped)
+                          + ". Set them, or try `qwenbot chat` in the terminal.")
+    log.info("starting %s%s", ", ".join(n for n, _ in ready),
+             f"; not starting {', '.join(skipped)}" if skipped else "")
+    return [a for _, a in ready]
+
+
+async def serve(settings: Settings, adapters: Sequence[adapter.Adapter]) -> None:
+    core = await ConversationCore.start(settings)
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if main is not None:
+        loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for item in adapters:
+                group.create_task(item.serve(core))
+    except* ConfigError as group:
+        raise group.exceptions[0] from None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        await core.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command is None:
+        parser().print_help()
+        return 2
+    try:
+        settings = load(Settings)
+        configure_logging(settings.log_level, args.command)
+        if args.command == "chat":
+            adapters = [adapter.create("terminal", channel=args.channel)]
+        else:
+            adapters = choose_adapters(args.command)
+        asyncio.run(serve(settings, adapters))
+    except ConfigError as exc:
+        print(f"qwenbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except asyncio.CancelledError:
+        return 0
+    return 0
