@@ -67,7 +67,8 @@ class TerminalAdapter:
                  stdout: TextIO | None = None) -> None:
         if not channel.strip():
             raise ConfigError("--channel needs a name")
-        self.key = ConversationKey("terminal", "local", channel.strip())
+        # One person at a keyboard: a direct conversation, so turns carry no names.
+        self.key = ConversationKey("terminal", "dm", channel.strip())
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         user = getpass.getuser()

@@ -52,7 +52,12 @@ def choose_adapters(command: str) -> list[adapter.Adapter]:
         return [chosen]
     ready, skipped = [], []
     for name in sorted(adapter.available()):
-        candidate = adapter.create(name)
+        try:
+            candidate = adapter.create(name)
+        except Exception as exc:  # a broken optional adapter must not stop the others
+            log.exception("could not load the %s adapter", name)
+            skipped.append(f"{name} (could not load: {exc})")
+            continue
         if not candidate.platform:
             continue
         reason = candidate.missing()

@@ -59,6 +59,8 @@ class FakeQwen:
         self.request_times: list[float] = []
         self.first_token_times: list[float] = []
         self.auth_headers: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -72,7 +74,7 @@ class FakeQwen:
     async def start(self) -> FakeQwen:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -89,6 +91,14 @@ class FakeQwen:
         return [r for r in self.requests if r.get("stream")]
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
         self.request_times.append(time.perf_counter())

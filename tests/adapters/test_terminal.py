@@ -1,0 +1,85 @@
+"""`qwenbot chat` as a user runs it: a subprocess with piped stdin, against the fake Qwen server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from tests.fakes.qwen import FakeQwen, Script, last_user_text
+
+
+async def chat(qwen: FakeQwen, tmp_path: Path, stdin: str, *args: str,
+               **env: str) -> tuple[int, str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_"))}
+    environment.update(QWEN_BASE_URL=qwen.base_url, QWEN_MODELS="qwen-max,qwen-plus",
+                       DATABASE_URL=f"sqlite:///{tmp_path / 'chat.db'}", **env)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "chat", *args, cwd=tmp_path, env=environment,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_each_piped_line_is_answered_in_turn_then_it_exits(qwen: FakeQwen, tmp_path: Path):
+    qwen.responder = lambda body: Script(text=f"echo {last_user_text(body)}")
+    code, out, _ = await chat(qwen, tmp_path, "first\nsecond\n")
+    assert code == 0
+    assert out.splitlines() == ["qwen> echo first", "qwen> echo second"]
+
+
+async def test_answers_stream_in_pieces(qwen: FakeQwen, tmp_path: Path):
+    qwen.queue(Script(text="one two three four", delay=0.01))
+    code, out, _ = await chat(qwen, tmp_path, "go\n")
+    assert out == "qwen> one two three four\n"
+    assert len(qwen.requests) == 1
+
+
+async def test_memory_of_a_channel_survives_a_restart(qwen: FakeQwen, tmp_path: Path):
+    await chat(qwen, tmp_path, "my name is Ann\n", "--channel", "work")
+    await chat(qwen, tmp_path, "what is my name?\n", "--channel", "work")
+    contents = [m["content"] for m in qwen.requests[1]["messages"]]
+    assert "my name is Ann" in contents and contents[-1] == "what is my name?"
+
+
+async def test_channels_have_separate_memories(qwen: FakeQwen, tmp_path: Path):
+    await chat(qwen, tmp_path, "secret\n", "--channel", "a")
+    await chat(qwen, tmp_path, "hello\n", "--channel", "b")
+    assert "secret" not in str(qwen.requests[1]["messages"])
+
+
+async def test_slash_commands_work_in_the_terminal(qwen: FakeQwen, tmp_path: Path):
+    code, out, _ = await chat(qwen, tmp_path, "hi\n/memory\n/model qwen-plus\n/persona Be a pirate.\n"
+                              "/usage\n/reset\n/memory\n")
+    lines = out.splitlines()
+    assert lines[1].startswith("I remember 2 messages")
+    assert lines[2] == "This conversation now uses `qwen-plus`."
+    assert lines[3] == "Persona set for this conversation."
+    assert lines[4].startswith("This conversation: ")
+    assert lines[7].startswith("Done: I forgot this conversation (2 messages)")
+    assert lines[8] == "I remember nothing of this conversation yet."
+
+
+async def test_a_model_failure_is_one_line_and_the_chat_goes_on(qwen: FakeQwen, tmp_path: Path):
+    qwen.queue(Script(status=429))
+    code, out, err = await chat(qwen, tmp_path, "one\ntwo\n", QWEN_MAX_RETRIES="0")
+    assert code == 0
+    assert out.splitlines() == ["qwen! Qwen is rate-limiting me right now; please try again in a minute.",
+                                "qwen> Hello from fake Qwen."]
+    assert "Traceback" not in err
+
+
+async def test_bad_settings_give_a_short_error_and_no_traceback(qwen: FakeQwen, tmp_path: Path):
+    code, out, err = await chat(qwen, tmp_path, "hi\n", MAX_CONTEXT_TOKENS="many")
+    assert code == 2
+    assert "MAX_CONTEXT_TOKENS" in err and "Traceback" not in err
+    assert qwen.requests == []
+
+
+async def test_the_api_key_is_never_printed_or_logged(qwen: FakeQwen, tmp_path: Path):
+    code, out, err = await chat(qwen, tmp_path, "hi\n", QWEN_API_KEY="sk-top-secret", LOG_LEVEL="DEBUG")
+    assert "sk-top-secret" not in out + err
+    assert qwen.auth_headers == ["Bearer sk-top-secret"]

@@ -1,0 +1,108 @@
+"""Every command as the adapters call it, against a real store."""
+
+from bot.core import ConversationCore
+from bot.types import Author, ConversationKey, Incoming
+from tests.conftest import RecordingReply
+from tests.fakes.qwen import FakeQwen, Script
+
+KEY = ConversationKey("slack", "T1", "C1")
+
+
+async def say(core: ConversationCore, text: str, user: str = "u1", key: ConversationKey = KEY,
+              message_id: str | None = None) -> None:
+    incoming = Incoming(key, message_id or f"{text}-{user}", Author(user, user.upper()), text)
+    await core.handle(incoming, RecordingReply())
+
+
+async def test_reset_forgets_the_conversation_but_keeps_its_persona(core: ConversationCore, qwen: FakeQwen):
+    await core.commands.persona(KEY, "Be terse.")
+    await say(core, "remember kites")
+    answer = await core.commands.reset(KEY)
+    assert "2 messages" in answer
+    await say(core, "what now?")
+    messages = qwen.requests[-1]["messages"]
+    assert messages[0]["content"] == "Be terse."
+    assert [m["content"] for m in messages[1:]] == ["U1: what now?"]
+
+
+async def test_persona_shows_sets_and_clears(core: ConversationCore):
+    assert "default persona" in await core.commands.persona(KEY)
+    assert await core.commands.persona(KEY, "You are a pirate.") == "Persona set for this conversation."
+    assert "You are a pirate." in await core.commands.persona(KEY)
+    assert "cleared" in await core.commands.persona(KEY, "clear")
+    assert "default persona" in await core.commands.persona(KEY)
+
+
+async def test_an_overlong_persona_is_refused(core: ConversationCore):
+    answer = await core.commands.persona(KEY, "x" * 5000)
+    assert "limit" in answer
+    assert "default persona" in await core.commands.persona(KEY)
+
+
+async def test_model_shows_the_current_model_and_the_choices(core: ConversationCore):
+    answer = await core.commands.model(KEY)
+    assert answer == "Model: `qwen-max`. Available: `qwen-max`, `qwen-plus`, `qwen-turbo`."
+
+
+async def test_model_switches_to_an_allowed_model(core: ConversationCore, qwen: FakeQwen):
+    assert await core.commands.model(KEY, "qwen-turbo") == "This conversation now uses `qwen-turbo`."
+    await say(core, "hi")
+    assert qwen.requests[0]["model"] == "qwen-turbo"
+
+
+async def test_an_unknown_model_gets_the_list(core: ConversationCore):
+    answer = await core.commands.model(KEY, "gpt-9")
+    assert answer == "Unknown model `gpt-9`. Available: `qwen-max`, `qwen-plus`, `qwen-turbo`."
+    assert "qwen-max" in await core.commands.model(KEY)
+
+
+async def test_memory_reports_turns_tokens_and_the_summary(core: ConversationCore):
+    assert await core.commands.memory(KEY) == "I remember nothing of this conversation yet."
+    await say(core, "hello there")
+    answer = await core.commands.memory(KEY)
+    assert answer.startswith("I remember 2 messages (")
+    assert "Budget: 8,000 tokens." in answer
+
+
+async def test_usage_reports_the_conversation_the_space_and_the_user(core: ConversationCore, qwen: FakeQwen):
+    qwen.queue(Script(text="a b", prompt_tokens=40), Script(text="c", prompt_tokens=10))
+    await say(core, "one")
+    await say(core, "two", key=ConversationKey("slack", "T1", "C2"), user="u2")
+    answer = await core.commands.usage(KEY, "u1")
+    lines = answer.split("\n")
+    assert lines[0].startswith("This conversation: 42 tokens (40 in, 2 out) today")
+    assert lines[1].startswith("This workspace: 53 tokens (50 in, 3 out) today")
+    assert lines[2] == "You: 42 tokens (40 in, 2 out) today."
+
+
+async def test_forget_me_deletes_the_users_turns_everywhere_on_the_platform(core: ConversationCore,
+                                                                            qwen: FakeQwen):
+    other = ConversationKey("slack", "T1", "C2")
+    await say(core, "my secret", user="u1")
+    await say(core, "my other secret", user="u1", key=other)
+    await say(core, "bo's words", user="u2")
+    answer = await core.commands.forget_me("slack", "u1")
+    assert answer.startswith("Deleted 2 of your messages")
+    await say(core, "anything?", user="u2", message_id="after")
+    sent = str(qwen.requests[-1]["messages"])
+    assert "my secret" not in sent and "bo's words" in sent
+
+
+async def test_forget_me_leaves_other_platforms_alone(core: ConversationCore):
+    discord = ConversationKey("discord", "g", "c")
+    await say(core, "kept", user="u1", key=discord)
+    await core.commands.forget_me("slack", "u1")
+    assert (await core.store.stats(discord)).turns == 2
+
+
+async def test_channel_mode_shows_and_switches(core: ConversationCore):
+    assert await core.commands.channel_mode(KEY) == "Channel mode: `mention`."
+    assert "every message" in await core.commands.channel_mode(KEY, "always")
+    assert (await core.channel_mode(KEY)).value == "always"
+    assert "must be" in await core.commands.channel_mode(KEY, "sometimes")
+
+
+async def test_command_lines_are_dispatched_by_name(core: ConversationCore):
+    assert (await core.commands.run("/model qwen-plus", KEY, "u1")) == "This conversation now uses `qwen-plus`."
+    assert (await core.commands.run("forget_me", KEY, "u1")).startswith("Deleted 0")
+    assert (await core.commands.run("dance", KEY, "u1")).startswith("Commands:")

@@ -1,0 +1,77 @@
+from bot.context import SUMMARY_PREFIX, build_context, summary_request, turns_to_fold
+from bot.memory import Summary, Turn
+from bot.tokens import TokenCounter
+
+counter = TokenCounter()
+
+
+def turn(i: int, text: str, role: str = "user", name: str = "Ann") -> Turn:
+    return Turn(role, "u1" if role == "user" else "assistant", name, text, counter.count(text), id=i)  # type: ignore[arg-type]
+
+
+def test_persona_comes_first_then_summary_then_turns():
+    ctx = build_context(persona="Be brief.", summary=Summary("They talked about cats.", 3),
+                        turns=[turn(4, "hi"), turn(5, "hello", "assistant")], budget=1000, counter=counter)
+    assert ctx.messages[0] == {"role": "system", "content": "Be brief."}
+    assert ctx.messages[1] == {"role": "system", "content": SUMMARY_PREFIX + "They talked about cats."}
+    assert [m["role"] for m in ctx.messages[2:]] == ["user", "assistant"]
+
+
+def test_no_summary_message_when_there_is_no_summary():
+    ctx = build_context(persona="P", summary=Summary(), turns=[turn(1, "hi")], budget=1000, counter=counter)
+    assert [m["role"] for m in ctx.messages] == ["system", "user"]
+
+
+def test_only_the_newest_turns_that_fit_the_budget_are_sent():
+    turns = [turn(i, f"message number {i} " + "word " * 40) for i in range(1, 21)]
+    ctx = build_context(persona="P", summary=Summary(), turns=turns, budget=300, counter=counter)
+    assert 0 < ctx.included < 20
+    assert ctx.left_out == 20 - ctx.included
+    assert ctx.turn_ids == tuple(range(21 - ctx.included, 21))
+    assert ctx.tokens <= 300
+
+
+def test_the_newest_turn_is_sent_even_when_it_alone_exceeds_the_budget():
+    ctx = build_context(persona="P", summary=Summary(), turns=[turn(1, "old"), turn(2, "long " * 500)],
+                        budget=100, counter=counter)
+    assert ctx.turn_ids == (2,)
+
+
+def test_user_turns_carry_their_authors_name_in_shared_channels():
+    ctx = build_context(persona="P", summary=Summary(), counter=counter, budget=1000,
+                        turns=[turn(1, "hi", name="Ann"), turn(2, "yo", name="Bo"), turn(3, "hey", "assistant")])
+    assert [m["content"] for m in ctx.messages[1:]] == ["Ann: hi", "Bo: yo", "hey"]
+
+
+def test_direct_messages_carry_no_names():
+    ctx = build_context(persona="P", summary=Summary(), turns=[turn(1, "hi")], budget=1000,
+                        counter=counter, shared=False)
+    assert ctx.messages[1]["content"] == "hi"
+
+
+def test_images_become_image_parts_of_the_newest_user_turn():
+    ctx = build_context(persona="P", summary=Summary(), turns=[turn(1, "what is this?")], budget=5000,
+                        counter=counter, image_urls=["data:image/png;base64,AAAA"])
+    content = ctx.messages[-1]["content"]
+    assert content[0] == {"type": "text", "text": "Ann: what is this?"}
+    assert content[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+
+
+def test_folding_keeps_about_half_the_budget_of_newest_turns():
+    turns = [turn(i, "word " * 50) for i in range(1, 31)]
+    fold = turns_to_fold(turns, budget=1000)
+    kept = turns[len(fold):]
+    assert fold and fold == turns[: len(fold)]
+    kept_cost = sum(t.tokens for t in kept)
+    assert 250 <= kept_cost <= 500
+
+
+def test_nothing_to_fold_when_the_turns_fit_in_half_the_budget():
+    assert turns_to_fold([turn(1, "hi"), turn(2, "there")], budget=1000) == []
+
+
+def test_summary_request_carries_the_previous_summary_and_the_transcript():
+    messages = summary_request("Earlier: cats.", [turn(1, "I like dogs", name="Bo"), turn(2, "Noted", "assistant")])
+    assert "Earlier: cats." in messages[1]["content"]
+    assert "Bo: I like dogs" in messages[1]["content"]
+    assert "assistant: Noted" in messages[1]["content"]
