@@ -126,6 +126,8 @@ class SQLiteStore(MemoryStore):
                 " VALUES (?, ?, ?, ?, ?)",
                 (*params, time.time()),
             )
+            # Commit at once: reads that create the row must not leave a write transaction open.
+            await self.db.commit()
         async with self.db.execute(
             "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?", params
         ) as cur:

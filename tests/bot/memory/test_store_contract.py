@@ -1,0 +1,547 @@
+"""The contract every memory backend keeps, run against SQLite and PostgreSQL alike.
+
+PostgreSQL is expected at TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test).
+Each test gets a schema of its own. Without a server the PostgreSQL cases are skipped, except
+in CI (CI=true), where they fail saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, Tokens, Turn, open_store
+from bot.memory import postgres as pg_backend
+from bot.memory import sqlite as sqlite_backend
+from bot.memory.postgres import PostgresStore, advisory_key
+from bot.memory.sqlite import SQLiteStore
+from bot.types import ChannelMode, ConversationKey
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+CHANNEL = ConversationKey("discord", "guild-1", "general")
+OTHER_CHANNEL = ConversationKey("discord", "guild-1", "random")
+THREAD = ConversationKey("discord", "guild-1", "general", "thread-9")
+SLACK_CHANNEL = ConversationKey("slack", "guild-1", "general")
+OTHER_SPACE = ConversationKey("discord", "guild-2", "lobby")
+
+DAY = "2025-03-01"
+NEXT_DAY = "2025-03-02"
+
+
+def user_turn(text: str, message_id: str | None = None, author: str = "u1", tokens: int = 3) -> Turn:
+    return Turn("user", author, f"name-{author}", text, tokens, message_id)
+
+
+def answer(text: str, tokens: int = 5) -> Turn:
+    return Turn("assistant", "bot", "qwenbot", text, tokens)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:
+    """Wait until `condition()` holds, failing with `what` after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        if await condition():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        await asyncio.sleep(0.01)
+
+
+# -- backends -----------------------------------------------------------------------------------
+
+_pg_unreachable: list[str] = []  # filled once per session by the first PostgreSQL test
+_pg_probed = False
+
+
+async def _require_postgres() -> None:
+    global _pg_probed
+    if not _pg_probed:
+        _pg_probed = True
+        try:
+            conn = await asyncpg.connect(PG_URL, timeout=5)
+            await conn.close()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            _pg_unreachable.append(f"PostgreSQL at {pg_backend.redact(PG_URL)} is unreachable: {exc!r}")
+    if _pg_unreachable:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(_pg_unreachable[0] + " (CI=true: the PostgreSQL service must be running)")
+        pytest.skip(_pg_unreachable[0])
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    # asyncpg passes unknown URL query parameters on as server settings.
+    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+
+
+@dataclass
+class Backend:
+    """One database that any number of store instances ("replicas") can open."""
+
+    name: str
+    url: str
+    schema_versions: Callable[[], Awaitable[list[int]]]
+    opened: list[MemoryStore] = field(default_factory=list)
+
+    async def open(self) -> MemoryStore:
+        store = await open_store(self.url)
+        self.opened.append(store)
+        return store
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_backend(path: Path) -> AsyncIterator[Backend]:
+    async def versions() -> list[int]:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return [row[0] for row in db.execute("SELECT version FROM schema_version ORDER BY version")]
+
+    backend = Backend("sqlite", f"sqlite:///{path}", versions)
+    try:
+        yield backend
+    finally:
+        for store in backend.opened:
+            await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _postgres_backend() -> AsyncIterator[Backend]:
+    await _require_postgres()
+    schema = f"qwenbot_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_URL)
+    await admin.execute(f"CREATE SCHEMA {schema}")
+
+    async def versions() -> list[int]:
+        rows = await admin.fetch(f"SELECT version FROM {schema}.schema_version ORDER BY version")
+        return [row[0] for row in rows]
+
+    backend = Backend("postgres", _with_search_path(PG_URL, schema), versions)
+    try:
+        yield backend
+    finally:
+        for store in backend.opened:
+            await store.close()
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    opened = _sqlite_backend(tmp_path / "memory.db") if request.param == "sqlite" else _postgres_backend()
+    async with opened as backend:
+        yield backend
+
+
+@pytest.fixture
+async def pg() -> AsyncIterator[Backend]:
+    """A PostgreSQL database for behaviour only a shared server has: replicas in other processes."""
+    async with _postgres_backend() as backend:
+        yield backend
+
+
+@pytest.fixture
+async def store(backend: Backend) -> MemoryStore:
+    return await backend.open()
+
+
+# -- turns --------------------------------------------------------------------------------------
+
+async def test_open_store_chooses_the_backend_the_url_names(backend: Backend, store: MemoryStore) -> None:
+    assert isinstance(store, {"sqlite": SQLiteStore, "postgres": PostgresStore}[backend.name])
+
+
+async def test_add_turn_returns_the_turn_with_its_id_and_time(store: MemoryStore) -> None:
+    stored = await store.add_turn(CHANNEL, user_turn("hello", "m1"))
+
+    assert stored is not None
+    assert stored.id > 0
+    assert stored.created_at > 0
+    assert await store.turns_after(CHANNEL, 0) == [stored]
+
+
+async def test_turns_persist_across_close_and_reopen(backend: Backend) -> None:
+    first = await backend.open()
+    stored = [await first.add_turn(CHANNEL, user_turn("question", "m1")),
+              await first.add_turn(CHANNEL, answer("reply"))]
+    await first.close()
+
+    reopened = await backend.open()
+
+    assert await reopened.turns_after(CHANNEL, 0) == stored
+    assert await reopened.has_message(CHANNEL, "m1")
+
+
+async def test_a_duplicate_message_id_is_a_no_op(store: MemoryStore) -> None:
+    original = await store.add_turn(CHANNEL, user_turn("first", "m1"))
+
+    assert await store.add_turn(CHANNEL, user_turn("edited copy", "m1")) is None
+    assert await store.turns_after(CHANNEL, 0) == [original]
+
+
+async def test_a_message_is_stored_once_when_two_replicas_race(backend: Backend) -> None:
+    replicas = [await backend.open(), await backend.open()]
+
+    results = await asyncio.gather(
+        *(replica.add_turn(CHANNEL, user_turn("hi", "m1")) for replica in replicas for _ in range(4))
+    )
+
+    assert len([r for r in results if r is not None]) == 1
+    assert len(await replicas[0].turns_after(CHANNEL, 0)) == 1
+
+
+async def test_turns_without_a_message_id_are_all_kept(store: MemoryStore) -> None:
+    await store.add_turn(CHANNEL, answer("one"))
+    await store.add_turn(CHANNEL, answer("one"))
+
+    assert len(await store.turns_after(CHANNEL, 0)) == 2
+
+
+async def test_has_message_sees_only_this_conversation(store: MemoryStore) -> None:
+    await store.add_turn(CHANNEL, user_turn("hi", "m1"))
+
+    assert await store.has_message(CHANNEL, "m1")
+    assert not await store.has_message(CHANNEL, "m2")
+    assert not await store.has_message(THREAD, "m1")
+
+
+async def test_conversations_are_isolated(store: MemoryStore) -> None:
+    keys = [CHANNEL, OTHER_CHANNEL, THREAD, SLACK_CHANNEL, OTHER_SPACE]
+    for key in keys:
+        # The same platform message id may occur in different conversations.
+        assert await store.add_turn(key, user_turn(f"said in {key}", "m1")) is not None
+
+    for key in keys:
+        assert [t.text for t in await store.turns_after(key, 0)] == [f"said in {key}"]
+
+
+async def test_turns_after_returns_later_turns_oldest_first(store: MemoryStore) -> None:
+    stored = []
+    for n in range(5):
+        turn = await store.add_turn(CHANNEL, user_turn(f"turn {n}", f"m{n}"))
+        assert turn is not None
+        stored.append(turn)
+        await store.add_turn(OTHER_CHANNEL, user_turn("interleaved", f"m{n}"))
+
+    assert [t.id for t in stored] == sorted(t.id for t in stored)
+    assert await store.turns_after(CHANNEL, stored[1].id) == stored[2:]
+    assert await store.turns_after(CHANNEL, stored[-1].id) == []
+    assert await store.turns_after(ConversationKey("discord", "x", "never-seen"), 0) == []
+
+
+# -- summary ------------------------------------------------------------------------------------
+
+async def test_a_new_conversation_has_an_empty_summary(store: MemoryStore) -> None:
+    assert await store.summary(CHANNEL) == Summary()
+
+
+async def test_replace_summary_stores_when_the_summary_is_unchanged(store: MemoryStore) -> None:
+    turn = await store.add_turn(CHANNEL, user_turn("hi", "m1"))
+    assert turn is not None
+    first = Summary("they said hi", turn.id)
+
+    assert await store.replace_summary(CHANNEL, Summary(), first)
+    assert await store.summary(CHANNEL) == first
+
+
+async def test_replace_summary_refuses_a_stale_summary(store: MemoryStore) -> None:
+    turns = [await store.add_turn(CHANNEL, user_turn(f"t{n}", f"m{n}")) for n in range(2)]
+    assert turns[0] is not None and turns[1] is not None
+    current = Summary("both turns", turns[1].id)
+    await store.replace_summary(CHANNEL, Summary(), current)
+
+    # A summariser that started from the empty summary lost the race.
+    assert not await store.replace_summary(CHANNEL, Summary(), Summary("first turn", turns[0].id))
+    assert await store.summary(CHANNEL) == current
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+async def test_a_new_conversation_has_default_settings(store: MemoryStore) -> None:
+    assert await store.settings(CHANNEL) == ConversationSettings()
+
+
+async def test_update_settings_changes_only_the_given_fields(store: MemoryStore) -> None:
+    await store.update_settings(CHANNEL, persona="a pirate", model="qwen-plus")
+
+    updated = await store.update_settings(CHANNEL, mode=ChannelMode.ALWAYS)
+
+    assert updated == ConversationSettings("a pirate", "qwen-plus", ChannelMode.ALWAYS)
+    assert await store.settings(CHANNEL) == updated
+    assert await store.settings(OTHER_CHANNEL) == ConversationSettings()
+
+
+async def test_update_settings_with_none_clears_a_field(store: MemoryStore) -> None:
+    await store.update_settings(CHANNEL, persona="a pirate", model="qwen-plus")
+
+    cleared = await store.update_settings(CHANNEL, persona=None)
+
+    assert cleared == ConversationSettings(None, "qwen-plus", ChannelMode.MENTION)
+
+
+async def test_reset_forgets_turns_and_summary_but_keeps_settings(store: MemoryStore) -> None:
+    await store.update_settings(CHANNEL, persona="a pirate", mode=ChannelMode.ALWAYS)
+    turns = [await store.add_turn(CHANNEL, user_turn(f"t{n}", f"m{n}")) for n in range(3)]
+    assert turns[0] is not None
+    await store.replace_summary(CHANNEL, Summary(), Summary("old", turns[0].id))
+    await store.add_turn(OTHER_CHANNEL, user_turn("elsewhere", "m0"))
+
+    assert await store.reset(CHANNEL) == len(turns)
+
+    assert await store.turns_after(CHANNEL, 0) == []
+    assert await store.summary(CHANNEL) == Summary()
+    assert await store.settings(CHANNEL) == ConversationSettings("a pirate", None, ChannelMode.ALWAYS)
+    assert len(await store.turns_after(OTHER_CHANNEL, 0)) == 1
+    assert not await store.has_message(CHANNEL, "m0")
+
+
+async def test_reset_of_an_unknown_conversation_removes_nothing(store: MemoryStore) -> None:
+    assert await store.reset(CHANNEL) == 0
+
+
+# -- forget-me ----------------------------------------------------------------------------------
+
+async def test_forget_user_deletes_only_their_turns_on_that_platform(store: MemoryStore) -> None:
+    mine = [(CHANNEL, "m1"), (THREAD, "m2"), (OTHER_SPACE, "m3")]
+    for key, message_id in mine:
+        await store.add_turn(key, user_turn("mine", message_id, author="alice"))
+    await store.add_turn(CHANNEL, user_turn("theirs", "m4", author="bob"))
+    await store.add_turn(CHANNEL, answer("the bot's answer"))
+    await store.add_turn(SLACK_CHANNEL, user_turn("mine on slack", "m5", author="alice"))
+
+    assert await store.forget_user("discord", "alice") == len(mine)
+
+    assert [t.text for t in await store.turns_after(CHANNEL, 0)] == ["theirs", "the bot's answer"]
+    assert await store.turns_after(THREAD, 0) == []
+    assert await store.turns_after(OTHER_SPACE, 0) == []
+    assert [t.text for t in await store.turns_after(SLACK_CHANNEL, 0)] == ["mine on slack"]
+
+
+async def test_forget_user_clears_summaries_where_they_spoke(store: MemoryStore) -> None:
+    spoke = await store.add_turn(CHANNEL, user_turn("secret", "m1", author="alice"))
+    elsewhere = await store.add_turn(OTHER_CHANNEL, user_turn("hello", "m1", author="bob"))
+    on_slack = await store.add_turn(SLACK_CHANNEL, user_turn("hello", "m1", author="alice"))
+    assert spoke is not None and elsewhere is not None and on_slack is not None
+    for key, turn in ((CHANNEL, spoke), (OTHER_CHANNEL, elsewhere), (SLACK_CHANNEL, on_slack)):
+        await store.replace_summary(key, Summary(), Summary(f"summary of {key}", turn.id))
+
+    await store.forget_user("discord", "alice")
+
+    assert await store.summary(CHANNEL) == Summary()
+    assert await store.summary(OTHER_CHANNEL) == Summary(f"summary of {OTHER_CHANNEL}", elsewhere.id)
+    assert await store.summary(SLACK_CHANNEL) == Summary(f"summary of {SLACK_CHANNEL}", on_slack.id)
+
+
+async def test_forget_user_who_never_spoke_removes_nothing(store: MemoryStore) -> None:
+    await store.add_turn(CHANNEL, user_turn("hi", "m1", author="bob"))
+
+    assert await store.forget_user("discord", "alice") == 0
+    assert len(await store.turns_after(CHANNEL, 0)) == 1
+
+
+# -- usage and stats ----------------------------------------------------------------------------
+
+async def test_usage_adds_up_per_conversation_space_user_and_day(store: MemoryStore) -> None:
+    await store.add_usage(CHANNEL, "alice", 10, 1, DAY)
+    await store.add_usage(CHANNEL, "alice", 20, 2, DAY)
+    await store.add_usage(CHANNEL, "bob", 100, 10, DAY)
+    await store.add_usage(CHANNEL, "alice", 1000, 100, NEXT_DAY)
+    await store.add_usage(OTHER_CHANNEL, "alice", 5, 5, DAY)
+    await store.add_usage(OTHER_SPACE, "alice", 7, 7, DAY)
+    await store.add_usage(SLACK_CHANNEL, "alice", 9000, 9000, DAY)
+
+    report = await store.usage(CHANNEL, "alice", DAY)
+
+    assert report.conversation_today == Tokens(10 + 20 + 100, 1 + 2 + 10)
+    assert report.conversation_total == Tokens(10 + 20 + 100 + 1000, 1 + 2 + 10 + 100)
+    assert report.space_today == Tokens(10 + 20 + 100 + 5, 1 + 2 + 10 + 5)
+    assert report.space_total == Tokens(10 + 20 + 100 + 1000 + 5, 1 + 2 + 10 + 100 + 5)
+    assert report.user_today == Tokens(10 + 20 + 5 + 7, 1 + 2 + 5 + 7)
+
+
+async def test_usage_of_an_unused_conversation_is_zero(store: MemoryStore) -> None:
+    report = await store.usage(CHANNEL, "alice", DAY)
+
+    assert report.conversation_total == report.space_total == report.user_today == Tokens()
+
+
+async def test_stats_count_turns_tokens_and_summarised_turns(store: MemoryStore) -> None:
+    tokens = [5, 7, 11]
+    turns = [await store.add_turn(CHANNEL, user_turn(f"t{n}", f"m{n}", tokens=count))
+             for n, count in enumerate(tokens)]
+    await store.add_turn(OTHER_CHANNEL, user_turn("elsewhere", "m0", tokens=100))
+    assert turns[1] is not None
+    await store.replace_summary(CHANNEL, Summary(), Summary("first two", turns[1].id))
+
+    assert await store.stats(CHANNEL) == MemoryStats(len(tokens), sum(tokens), 2)
+    assert await store.stats(THREAD) == MemoryStats(0, 0, 0)
+
+
+# -- events -------------------------------------------------------------------------------------
+
+async def test_claim_event_is_true_only_the_first_time(store: MemoryStore) -> None:
+    assert await store.claim_event("slack", "Ev1")
+    assert not await store.claim_event("slack", "Ev1")
+    assert await store.claim_event("slack", "Ev2")
+    assert await store.claim_event("discord", "Ev1")
+
+
+async def test_claim_event_holds_across_replicas_and_restarts(backend: Backend) -> None:
+    first, second = await backend.open(), await backend.open()
+
+    assert await first.claim_event("slack", "Ev1")
+    assert not await second.claim_event("slack", "Ev1")
+    await first.close()
+    assert not await (await backend.open()).claim_event("slack", "Ev1")
+
+
+async def test_one_replica_wins_a_claim_race(backend: Backend) -> None:
+    replicas = [await backend.open(), await backend.open()]
+
+    results = await asyncio.gather(
+        *(replica.claim_event("slack", "Ev1") for replica in replicas for _ in range(4))
+    )
+
+    assert sorted(results) == [False] * 7 + [True]
+
+
+async def test_old_event_claims_are_pruned(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = await backend.open()
+    assert await store.claim_event("slack", "Ev-old")
+    for module in (sqlite_backend, pg_backend):
+        # Every claim older than "now" now counts as expired.
+        monkeypatch.setattr(module, "EVENT_RETENTION_SECONDS", -60)
+
+    await store.claim_event("slack", "Ev-new")
+
+    assert await store.claim_event("slack", "Ev-old")
+
+
+async def test_a_store_holds_nothing_locked_between_calls(backend: Backend) -> None:
+    first, second = await backend.open(), await backend.open()
+    await first.usage(CHANNEL, "alice", DAY)
+    await first.update_settings(CHANNEL)
+    await first.settings(OTHER_CHANNEL)
+
+    # The other instance can write: the first one left no transaction open.
+    assert await second.claim_event("slack", "Ev1")
+    assert await second.add_turn(CHANNEL, user_turn("hi", "m1")) is not None
+
+
+# -- migrations ---------------------------------------------------------------------------------
+
+def _migrations(backend: Backend) -> list[str]:
+    return {"sqlite": sqlite_backend.MIGRATIONS, "postgres": pg_backend.MIGRATIONS}[backend.name]
+
+
+async def test_reopening_does_not_rerun_migrations(backend: Backend) -> None:
+    first = await backend.open()
+    await first.add_turn(CHANNEL, user_turn("kept", "m1"))
+    await first.close()
+
+    for _ in range(2):
+        await (await backend.open()).close()
+    reopened = await backend.open()
+
+    assert await backend.schema_versions() == list(range(1, len(_migrations(backend)) + 1))
+    assert [t.text for t in await reopened.turns_after(CHANNEL, 0)] == ["kept"]
+
+
+# -- PostgreSQL only: replicas ------------------------------------------------------------------
+
+async def test_replicas_starting_together_migrate_once(pg: Backend) -> None:
+    await asyncio.gather(*(pg.open() for _ in range(4)))
+
+    assert await pg.schema_versions() == list(range(1, len(pg_backend.MIGRATIONS) + 1))
+
+
+async def _waiting_for(key: ConversationKey) -> bool:
+    """Whether some session is queued on the advisory lock of `key` in the test database."""
+    lock_id = advisory_key(key) & 0xFFFFFFFFFFFFFFFF
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        return bool(await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND NOT granted AND objsubid=1"
+            " AND classid::bigint=$1 AND objid::bigint=$2"
+            " AND database=(SELECT oid FROM pg_database WHERE datname=current_database())",
+            lock_id >> 32, lock_id & 0xFFFFFFFF,
+        ))
+    finally:
+        await conn.close()
+
+
+async def test_lock_serialises_two_replicas_on_one_conversation(pg: Backend) -> None:
+    first, second = await pg.open(), await pg.open()
+    entered = asyncio.Event()
+
+    async def second_turn() -> None:
+        async with second.lock(CHANNEL):
+            entered.set()
+
+    async with first.lock(CHANNEL):
+        waiter = asyncio.create_task(second_turn())
+        await eventually(lambda: _waiting_for(CHANNEL), "the second replica queues on the lock")
+        assert not entered.is_set()
+    async with asyncio.timeout(10):
+        await waiter
+    assert entered.is_set()
+
+
+async def test_lock_on_another_conversation_is_not_blocked(pg: Backend) -> None:
+    first, second = await pg.open(), await pg.open()
+
+    async with first.lock(CHANNEL):
+        async with asyncio.timeout(10), second.lock(THREAD):
+            assert not await _waiting_for(THREAD)
+
+
+async def test_lock_is_released_when_the_turn_fails(pg: Backend) -> None:
+    first, second = await pg.open(), await pg.open()
+
+    with pytest.raises(RuntimeError):
+        async with first.lock(CHANNEL):
+            raise RuntimeError("the model call failed")
+
+    async with asyncio.timeout(10), second.lock(CHANNEL):
+        pass
+
+
+async def test_a_cancelled_wait_leaves_the_lock_free(pg: Backend) -> None:
+    first, second = await pg.open(), await pg.open()
+
+    async def wait_for_lock() -> None:
+        async with second.lock(CHANNEL):
+            pytest.fail("entered a lock another replica holds")
+
+    async with first.lock(CHANNEL):
+        waiter = asyncio.create_task(wait_for_lock())
+        await eventually(lambda: _waiting_for(CHANNEL), "the second replica queues on the lock")
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+
+    async with asyncio.timeout(10), second.lock(CHANNEL):
+        pass
+    async with asyncio.timeout(10), first.lock(CHANNEL):
+        pass
+
+
+async def test_an_unreachable_server_is_named_without_the_password() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = PostgresStore(f"postgresql://bot:s3cret-pw@127.0.0.1:{port}/memory")
+
+    with pytest.raises(ConnectionError) as failure:
+        await store.open()
+
+    assert f"127.0.0.1:{port}/memory" in str(failure.value)
+    assert "s3cret-pw" not in str(failure.value)
