@@ -1,0 +1,197 @@
+"""Pure translation of Slack event payloads into the core's types.
+
+Nothing here does IO: the app layer looks up display names and channel modes first and passes
+them in, so every decision about whether and where to answer can be tested with plain dicts.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.types import ChannelMode, ConversationKey, Trigger
+
+PLATFORM = "slack"
+
+#: Message subtypes that carry a person's words; every other subtype (edits, deletions, joins,
+#: channel topic changes...) is ignored.
+USER_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message"}
+
+_TOKEN = re.compile(r"<([^<>]+)>")
+_USER_ID = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """The parts of a message event the bot cares about, in Slack's own terms."""
+
+    team: str
+    channel: str
+    channel_type: str  # "im", "mpim", "channel" or "group"
+    ts: str
+    thread_ts: str | None
+    user: str
+    text: str  # raw Slack markup: <@U1>, <!here>, &amp; ...
+    is_bot: bool = False
+    mentions_bot: bool = False
+    files: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def is_dm(self) -> bool:
+        return self.channel_type == "im"
+
+    @property
+    def in_thread(self) -> bool:
+        return self.thread_ts is not None and self.thread_ts != self.ts
+
+    @property
+    def thread_key(self) -> ConversationKey:
+        """The conversation this message belongs to if it is answered where it was written."""
+        thread = self.thread_ts if self.in_thread else None
+        return ConversationKey(PLATFORM, self.team, self.channel, thread)
+
+    @property
+    def channel_key(self) -> ConversationKey:
+        """Where channel-wide settings (mode, default persona and model) live."""
+        return ConversationKey(PLATFORM, self.team, self.channel)
+
+    def mentions_others(self, bot_user_id: str) -> bool:
+        return any(uid != bot_user_id for uid in _USER_ID.findall(self.text))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to answer, in which conversation, and where the answer goes (thread ts or top level)."""
+
+    trigger: Trigger
+    key: ConversationKey
+    reply_thread_ts: str | None
+
+
+def read_message(
+    event: Mapping[str, Any], team_id: str, *, bot_user_id: str, bot_id: str = "", answer_bots: bool = False,
+) -> SlackMessage | None:
+    """A `message` or `app_mention` event as a SlackMessage, or None when it is not for the bot.
+
+    None for the bot's own messages, edits, deletions and other subtypes, and for other bots'
+    messages unless `answer_bots` is set.
+    """
+    if event.get("type") not in ("message", "app_mention"):
+        return None
+    subtype = event.get("subtype")
+    is_bot = bool(event.get("bot_id")) or subtype == "bot_message"
+    if subtype not in USER_SUBTYPES and not (subtype == "bot_message" and answer_bots):
+        return None
+    user = event.get("user") or event.get("bot_id") or ""
+    if not user or user == bot_user_id or (bot_id and event.get("bot_id") == bot_id):
+        return None
+    if is_bot and not answer_bots:
+        return None
+    channel = event.get("channel") or ""
+    ts = event.get("ts") or ""
+    if not channel or not ts:
+        return None
+    text = event.get("text") or ""
+    channel_type = event.get("channel_type") or _channel_type(channel)
+    return SlackMessage(
+        team=team_id or event.get("team") or "",
+        channel=channel,
+        channel_type=channel_type,
+        ts=ts,
+        thread_ts=event.get("thread_ts"),
+        user=user,
+        text=text,
+        is_bot=is_bot,
+        mentions_bot=bool(bot_user_id) and bot_user_id in _USER_ID.findall(text),
+        files=tuple(event.get("files") or ()),
+    )
+
+
+def _channel_type(channel: str) -> str:
+    # app_mention events carry no channel_type; the id's first letter tells DMs apart.
+    return {"D": "im", "G": "group"}.get(channel[:1], "channel")
+
+
+def decide(
+    message: SlackMessage, *, bot_user_id: str, mode: ChannelMode, thread_has_history: bool,
+) -> Decision:
+    """Why (or whether) the bot answers this message, the conversation it belongs to, and where to reply."""
+    if message.is_dm:
+        thread = message.thread_ts if message.in_thread else None
+        return Decision(Trigger.DM, message.thread_key, thread)
+    if message.mentions_bot:
+        # A top-level mention starts a thread whose key is the mention's own ts.
+        thread = message.thread_ts if message.in_thread else message.ts
+        key = ConversationKey(PLATFORM, message.team, message.channel, thread)
+        return Decision(Trigger.MENTION, key, thread)
+    if message.in_thread and thread_has_history:
+        if message.mentions_others(bot_user_id):
+            # Someone talking to a colleague inside the bot's thread: context, not a question.
+            return Decision(Trigger.NONE, message.thread_key, message.thread_ts)
+        return Decision(Trigger.THREAD, message.thread_key, message.thread_ts)
+    if mode is ChannelMode.ALWAYS:
+        thread = message.thread_ts if message.in_thread else None
+        return Decision(Trigger.ALWAYS, message.thread_key, thread)
+    return Decision(Trigger.NONE, message.thread_key, message.thread_ts if message.in_thread else None)
+
+
+def mentioned_users(text: str) -> list[str]:
+    """User ids mentioned in Slack markup, in order, without repeats."""
+    return list(dict.fromkeys(_USER_ID.findall(text)))
+
+
+def plain_text(text: str, names: Mapping[str, str], *, bot_user_id: str = "", bot_name: str = "Qwen") -> str:
+    """Slack markup as readable text: mentions become @names, links their labels, entities decoded.
+
+    A mention of the bot at the start is dropped ("<@BOT> what is X" asks "what is X").
+    """
+    stripped = text.lstrip()
+    lead = re.match(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>[\s,:]*", stripped) if bot_user_id else None
+    if lead:
+        stripped = stripped[lead.end():]
+
+    def token(match: re.Match[str]) -> str:
+        body = match.group(1)
+        target, _, label = body.partition("|")
+        if target.startswith("@"):
+            uid = target[1:]
+            if uid == bot_user_id:
+                return "@" + bot_name
+            return "@" + (names.get(uid) or label or uid)
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!subteam^"):
+            return label or "@group"
+        if target.startswith("!date^"):
+            return label
+        if target.startswith("!"):
+            return "@" + target[1:]
+        if label and label != target:
+            return f"{label} ({target.removeprefix('mailto:')})"
+        return target.removeprefix("mailto:")
+
+    return html.unescape(_TOKEN.sub(token, stripped)).strip()
+
+
+def display_name(user: Mapping[str, Any]) -> str:
+    """The name Slack shows for a `users.info` user object."""
+    profile = user.get("profile") or {}
+    for candidate in (profile.get("display_name"), profile.get("real_name"), user.get("real_name"),
+                      user.get("name")):
+        if candidate and str(candidate).strip():
+            return str(candidate).strip()
+    return str(user.get("id") or "someone")
+
+
+def parse_command(text: str) -> tuple[str, str]:
+    """`/qwen` text as (subcommand, argument); an empty subcommand means a question or help."""
+    from bot.commands import NAMES
+
+    head, _, rest = text.strip().partition(" ")
+    name = head.lower().replace("_", "-")
+    if name in (*NAMES, "forgetme", "help"):
+        return ("forget-me" if name == "forgetme" else name), rest.strip()
+    return "", text.strip()

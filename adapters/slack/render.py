@@ -1,0 +1,75 @@
+"""Pure rendering of the model's Markdown for Slack.
+
+Two targets: Slack mrkdwn (`text` of chat.postMessage / chat.update), converted with the
+maintained `markdown-to-mrkdwn` library and then escaped; and Markdown for the streaming API's
+`markdown_text`, which Slack renders itself. Either way nothing the model writes can ping anyone:
+`<!here>`, `<!channel>`, `<!everyone>`, `<!subteam^…>` and `<@U…>` arrive as plain text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from markdown_to_mrkdwn import SlackMarkdownConverter
+
+from bot.render import split_text
+
+#: Slack accepts 40,000 characters of text but recommends 4,000, and chat.update has refused
+#: messages near 4k: every message the bot writes stays under this.
+MESSAGE_LIMIT = 3900
+#: The streaming API takes at most 12,000 characters of markdown_text per call and per message.
+STREAM_LIMIT = 11000
+
+WORD_JOINER = "\u2060"
+_LINK = re.compile(r"<((?:https?://|mailto:)[^\s<>|]+)(?:\|([^<>]*))?>")
+_FENCE_WITH_LANGUAGE = re.compile(r"^(\s{0,3})(```+)[A-Za-z0-9_+#.-]+[ \t]*$", re.MULTILINE)
+_BROADCAST_WORD = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+_SPECIAL = re.compile(r"<([!@])")
+_QUOTE = re.compile(r"^(\s*)&gt;(?= |$)", re.MULTILINE)
+
+_converter = SlackMarkdownConverter()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _defuse_words(text: str) -> str:
+    """`@here` written as a word pings nobody today (we never send link_names); keep it that way."""
+    return _BROADCAST_WORD.sub(lambda m: "@" + WORD_JOINER + m.group(1), text)
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """Model Markdown as Slack mrkdwn: bold, italics, strike, links, headings, lists, code blocks."""
+    if not markdown:
+        return ""
+    converted = _converter.convert(markdown)
+    # Slack shows a fence's language tag as the first line of code.
+    converted = _FENCE_WITH_LANGUAGE.sub(r"\1\2", converted)
+    out: list[str] = []
+    last = 0
+    for match in _LINK.finditer(converted):
+        out.append(_escape(converted[last:match.start()]))
+        url, label = match.group(1), match.group(2)
+        out.append(f"<{_escape(url)}|{_escape(label)}>" if label else f"<{_escape(url)}>")
+        last = match.end()
+    out.append(_escape(converted[last:]))
+    text = "".join(out)
+    # A leading ">" is Slack's quote marker and must stay as it is.
+    text = _QUOTE.sub(r"\1>", text)
+    return _defuse_words(text)
+
+
+def to_stream_markdown(markdown: str) -> str:
+    """Model Markdown for `markdown_text`, with Slack's special mention tokens broken up."""
+    return _defuse_words(_SPECIAL.sub(lambda m: "<" + WORD_JOINER + m.group(1), markdown))
+
+
+def mrkdwn_pieces(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """An answer as one or more mrkdwn messages, none over `limit`, code blocks never broken."""
+    return split_text(to_mrkdwn(markdown), limit) or [""]
+
+
+def stream_pieces(markdown: str, limit: int = STREAM_LIMIT) -> list[str]:
+    """An answer as one or more streamed messages' markdown_text."""
+    return split_text(to_stream_markdown(markdown), limit) or [""]

@@ -1,0 +1,240 @@
+"""One answer on Slack: native streaming where Slack allows it, message edits where it does not.
+
+Streaming (chat.startStream / appendStream / stopStream) is called directly rather than through
+slack-sdk's `chat_stream` helper, whose 256-character buffer would hold back the first words.
+The fallback posts a message and edits it at most once a second, within a budget of chat.update
+calls shared by every answer in the workspace (chat.update is a Tier 3 method, ~50 a minute).
+Either way the last call carries the complete answer; answers longer than one message continue
+in further messages, split without breaking code blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.render import mrkdwn_pieces, stream_pieces, to_mrkdwn
+from bot.reply import Reply
+
+log = logging.getLogger(__name__)
+
+THINKING = "is thinking…"
+STREAM_INTERVAL = 0.25
+UPDATE_INTERVAL = 1.0
+#: Errors meaning streaming cannot work for this app at all (not just this message).
+STREAMING_UNAVAILABLE = {"missing_scope", "unknown_method", "not_allowed_token_type", "feature_not_enabled",
+                         "method_deprecated", "not_authed"}
+
+
+def error_code(exc: SlackApiError) -> str:
+    try:
+        return str(exc.response.get("error") or "")
+    except Exception:
+        return ""
+
+
+@dataclass
+class Capabilities:
+    """What this workspace's app turned out to allow; learned once, shared by all answers."""
+
+    streaming: bool = True
+    status: bool = True
+
+
+class UpdateBudget:
+    """A token bucket of chat.update calls for one workspace, refilled continuously."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._tokens = float(per_minute)
+        self._at = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self._tokens = min(self.per_minute, self._tokens + (now - self._at) * self.per_minute / 60)
+        self._at = now
+
+    def try_take(self) -> bool:
+        self._refill()
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    def take(self) -> None:
+        """Spend one call that must happen (a final edit), even into debt."""
+        self._refill()
+        self._tokens -= 1
+
+
+@dataclass
+class _Message:
+    ts: str
+    streaming: bool  # an open stream: appendable, not yet stopped
+    content: str  # what the message shows: markdown_text for streams, mrkdwn for posted messages
+    kind: str = "stream"  # "stream" or "post"
+    updated_at: float = field(default=float("-inf"))
+
+
+class SlackReply(Reply):
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        team: str,
+        user: str,
+        budget: UpdateBudget,
+        capabilities: Capabilities,
+        stream: bool = True,
+    ) -> None:
+        self.client = client
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self.team = team
+        self.user = user
+        self.budget = budget
+        self.capabilities = capabilities
+        # The streaming API only writes replies in threads.
+        self._stream = stream and capabilities.streaming and thread_ts is not None
+        self.update_interval = STREAM_INTERVAL if self._stream else UPDATE_INTERVAL
+        self.messages: list[_Message] = []
+        self.text = ""
+        self._status_task: asyncio.Task[None] | None = None
+        self._posted_anything = False
+
+    # -- Reply ------------------------------------------------------------------------------
+
+    async def started(self) -> None:
+        if self.thread_ts is None or not self.capabilities.status:
+            return
+        # In the background: the model call must not wait for a status line.
+        self._status_task = asyncio.create_task(self._set_status())
+
+    async def notice(self, text: str) -> None:
+        await self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, text=to_mrkdwn(f"_{text}_"), unfurl_links=False,
+        )
+
+    async def partial(self, text: str) -> None:
+        self.text = text
+        await self._show(text, final=False)
+
+    async def finish(self, text: str) -> None:
+        self.text = text
+        await self._show(text, final=True)
+
+    async def fail(self, message: str) -> None:
+        shown = f"{self.text}\n\n" if self.text.strip() else ""
+        await self._show(f"{shown}⚠️ {message}", final=True)
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def _show(self, text: str, *, final: bool) -> None:
+        if self._stream:
+            try:
+                await self._stream_to(text, final=final)
+                return
+            except SlackApiError as exc:
+                code = error_code(exc)
+                if code in STREAMING_UNAVAILABLE:
+                    self.capabilities.streaming = False
+                log.warning("streaming stopped in %s (%s); editing messages instead", self.channel, code)
+                self._stream = False
+            except _Diverged:
+                self._stream = False
+        await self._update_to(text, final=final)
+
+    async def _stream_to(self, text: str, *, final: bool) -> None:
+        pieces = stream_pieces(text)
+        for index, piece in enumerate(pieces):
+            done = final or index < len(pieces) - 1
+            if index >= len(self.messages):
+                response = await self.client.chat_startStream(
+                    channel=self.channel, thread_ts=self.thread_ts, markdown_text=piece,  # type: ignore[arg-type]
+                    recipient_user_id=self.user, recipient_team_id=self.team,
+                )
+                self.messages.append(_Message(str(response["ts"]), True, piece))
+                self._posted_anything = True
+            else:
+                message = self.messages[index]
+                if not piece.startswith(message.content):
+                    raise _Diverged
+                delta = piece[len(message.content):]
+                if delta:
+                    if not message.streaming:
+                        raise _Diverged
+                    await self.client.chat_appendStream(
+                        channel=self.channel, ts=message.ts, markdown_text=delta)
+                    message.content = piece
+            message = self.messages[index]
+            if done and message.streaming:
+                await self.client.chat_stopStream(channel=self.channel, ts=message.ts)
+                message.streaming = False
+
+    async def _update_to(self, text: str, *, final: bool) -> None:
+        pieces = mrkdwn_pieces(text)
+        for index, piece in enumerate(pieces):
+            if index >= len(self.messages):
+                response = await self.client.chat_postMessage(
+                    channel=self.channel, thread_ts=self.thread_ts, text=piece,
+                    unfurl_links=False, unfurl_media=False,
+                )
+                self.messages.append(_Message(str(response["ts"]), False, piece, kind="post",
+                                              updated_at=time.monotonic()))
+                self._posted_anything = True
+                continue
+            message = self.messages[index]
+            if message.content == piece and not message.streaming:
+                continue
+            if message.streaming:
+                await self._close_stream(message)
+            if not final:
+                if time.monotonic() - message.updated_at < UPDATE_INTERVAL or not self.budget.try_take():
+                    continue
+            else:
+                self.budget.take()
+            await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece)
+            message.content = piece
+            message.kind = "post"
+            message.updated_at = time.monotonic()
+        if final:
+            # A shorter final text (e.g. a failure note) leaves no stale continuation behind.
+            for message in self.messages[len(pieces):]:
+                if message.content:
+                    self.budget.take()
+                    await self.client.chat_update(channel=self.channel, ts=message.ts, text="…")
+                    message.content = ""
+
+    async def _close_stream(self, message: _Message) -> None:
+        message.streaming = False
+        try:
+            await self.client.chat_stopStream(channel=self.channel, ts=message.ts)
+        except SlackApiError as exc:
+            # An expired stream is already closed; chat.update below rewrites it either way.
+            log.debug("stopStream on %s: %s", message.ts, error_code(exc))
+        message.content = "\0"  # force the rewrite
+
+    async def _set_status(self) -> None:
+        try:
+            await self.client.assistant_threads_setStatus(
+                channel_id=self.channel, thread_ts=self.thread_ts or "", status=THINKING,
+            )
+        except SlackApiError as exc:
+            if error_code(exc) in STREAMING_UNAVAILABLE:
+                self.capabilities.status = False
+            log.debug("assistant.threads.setStatus in %s: %s", self.channel, error_code(exc))
+        except Exception as exc:
+            log.debug("assistant.threads.setStatus in %s failed: %r", self.channel, exc)
+
+
+class _Diverged(Exception):
+    """The streamed text can no longer be extended to the new text (only rewritten)."""

@@ -1,0 +1,537 @@
+"""A fake Slack on 127.0.0.1: the Web API methods the bot uses, and event delivery both ways.
+
+Events reach the bot as signed HTTP requests (X-Slack-Signature v0, retries with
+X-Slack-Retry-Num) or over a Socket Mode WebSocket opened through apps.connections.open.
+Like Slack, the fake answers 429 with Retry-After to more than 5 updates of one message in
+3 seconds, and msg_too_long past 40,000 characters. Every call is recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+TEXT_LIMIT = 40_000
+MARKDOWN_LIMIT = 12_000
+UPDATE_BURST = 5
+UPDATE_WINDOW = 3.0
+
+
+@dataclass
+class FakeMessage:
+    channel: str
+    ts: str
+    thread_ts: str | None
+    user: str
+    text: str = ""
+    markdown: str = ""  # markdown_text of streamed messages
+    streaming: bool = False
+    versions: list[str] = field(default_factory=list)
+    created: float = 0.0
+
+    @property
+    def visible(self) -> str:
+        return self.text or self.markdown
+
+
+@dataclass
+class Delivery:
+    status: int
+    body: Any
+    seconds: float
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-fake-bot",
+        app_token: str = "xapp-fake-app",
+        signing_secret: str = "fake-signing-secret",
+        team: str = "T0FAKE",
+        bot_user: str = "UQWENBOT",
+        bot_id: str = "BQWENBOT",
+    ) -> None:
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.signing_secret = signing_secret
+        self.team = team
+        self.bot_user = bot_user
+        self.bot_id = bot_id
+        self.users: dict[str, dict[str, Any]] = {
+            bot_user: {
+                "id": bot_user,
+                "name": "qwen",
+                "is_bot": True,
+                "profile": {"display_name": "Qwen", "real_name": "Qwen"},
+            },
+        }
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, FakeMessage] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.ephemerals: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []
+        self.history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.files: dict[str, bytes] = {}
+        self.file_requests: list[str] = []
+        self.stream_error: str | None = None  # chat.startStream answers this error
+        self.stream_expires_after: int | None = None  # appends before message_not_in_streaming_state
+        self.status_error: str | None = None
+        self.forced_429: dict[str, int] = {}  # method -> how many calls to refuse with 429
+        self.rate_limited: list[str] = []  # methods answered with 429
+        self.bot_url = ""  # the bot's HTTP-mode base URL
+        self.first_text_times: dict[str, float] = {}
+        self._updates: dict[str, list[float]] = {}
+        self._appends: dict[str, int] = {}
+        self._ts = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.port = 0
+        self.socket_connected = asyncio.Event()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    async def start(self) -> FakeSlack:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_get("/files/{file_id}", self._file)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- workspace setup --------------------------------------------------------------------
+
+    def add_user(self, user_id: str, name: str, *, admin: bool = False, bot: bool = False) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name.lower(),
+            "real_name": name,
+            "is_admin": admin,
+            "is_bot": bot,
+            "profile": {"display_name": name, "real_name": name},
+        }
+
+    def add_channel(self, channel_id: str, creator: str) -> None:
+        self.channels[channel_id] = {"id": channel_id, "creator": creator, "name": channel_id.lower()}
+
+    def add_file(self, file_id: str, name: str, mime: str, data: bytes) -> dict[str, Any]:
+        self.files[file_id] = data
+        url = f"http://127.0.0.1:{self.port}/files/{file_id}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mime,
+            "size": len(data),
+            "url_private": url,
+            "url_private_download": url,
+        }
+
+    def next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    # -- what the bot wrote -----------------------------------------------------------------
+
+    def bot_messages(
+        self, channel: str | None = None, thread_ts: str | bool | None = False
+    ) -> list[FakeMessage]:
+        """Messages the bot wrote, oldest first; `thread_ts=None` means top level only."""
+        found = [m for m in self.messages.values() if m.user == self.bot_user]
+        if channel is not None:
+            found = [m for m in found if m.channel == channel]
+        if thread_ts is not False:
+            found = [m for m in found if m.thread_ts == thread_ts]
+        return sorted(found, key=lambda m: m.ts)
+
+    def texts(self, channel: str | None = None, thread_ts: str | bool | None = False) -> list[str]:
+        return [m.visible for m in self.bot_messages(channel, thread_ts)]
+
+    def count(self, method: str) -> int:
+        return sum(1 for name, _ in self.calls if name == method)
+
+    def params(self, method: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == method]
+
+    # -- events -----------------------------------------------------------------------------
+
+    def message(
+        self,
+        text: str,
+        *,
+        channel: str = "C0GENERAL",
+        user: str = "U0ALICE",
+        thread_ts: str | None = None,
+        channel_type: str | None = None,
+        subtype: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+        bot_id: str | None = None,
+        ts: str | None = None,
+        kind: str = "message",
+    ) -> dict[str, Any]:
+        """A `message` (or `app_mention`) event as Slack sends it."""
+        event: dict[str, Any] = {
+            "type": kind,
+            "user": user,
+            "text": text,
+            "ts": ts or self.next_ts(),
+            "channel": channel,
+            "team": self.team,
+            "event_ts": "",
+        }
+        event["event_ts"] = event["ts"]
+        if kind == "message":
+            event["channel_type"] = channel_type or {"D": "im", "G": "group"}.get(channel[:1], "channel")
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        if subtype:
+            event["subtype"] = subtype
+        if files:
+            event["files"] = files
+            event.setdefault("subtype", "file_share")
+        if bot_id:
+            event["bot_id"] = bot_id
+        return event
+
+    def mention(self, text: str, **options: Any) -> list[dict[str, Any]]:
+        """What Slack sends for a channel message that mentions the bot: app_mention and message."""
+        message = self.message(f"<@{self.bot_user}> {text}", **options)
+        mention = {k: v for k, v in message.items() if k != "channel_type"}
+        mention["type"] = "app_mention"
+        return [mention, message]
+
+    def envelope(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+        return {
+            "token": "legacy-verification-token",
+            "team_id": self.team,
+            "api_app_id": "A0QWEN",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
+            "event_time": int(time.time()),
+            "is_ext_shared_channel": False,
+            "authorizations": [{"team_id": self.team, "user_id": self.bot_user, "is_bot": True}],
+        }
+
+    async def deliver(
+        self,
+        event: dict[str, Any],
+        *,
+        via: str = "http",
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        signature: str | None = None,
+    ) -> Delivery:
+        body = self.envelope(event, event_id)
+        if via == "socket":
+            return await self._over_socket("events_api", body, retry_num or 0)
+        headers = {"Content-Type": "application/json"}
+        if retry_num:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        return await self._over_http(json.dumps(body), headers, timestamp, secret, signature)
+
+    async def deliver_all(self, events: list[dict[str, Any]], **options: Any) -> list[Delivery]:
+        return [await self.deliver(event, **options) for event in events]
+
+    async def command(
+        self,
+        text: str,
+        *,
+        channel: str = "C0GENERAL",
+        user: str = "U0ALICE",
+        via: str = "http",
+        command: str = "/qwen",
+    ) -> Delivery:
+        """A slash command; the delivery's body is what the bot acknowledged with."""
+        payload = {
+            "token": "legacy-verification-token",
+            "team_id": self.team,
+            "team_domain": "fake",
+            "channel_id": channel,
+            "channel_name": channel.lower(),
+            "user_id": user,
+            "user_name": self.users.get(user, {}).get("name", user),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0QWEN",
+            "response_url": f"http://127.0.0.1:{self.port}/api/response",
+            "trigger_id": uuid.uuid4().hex,
+        }
+        if via == "socket":
+            return await self._over_socket("slash_commands", payload, 0)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return await self._over_http(urlencode(payload), headers, None, None, None)
+
+    async def _over_http(
+        self,
+        raw: str,
+        headers: dict[str, str],
+        timestamp: int | None,
+        secret: str | None,
+        signature: str | None,
+    ) -> Delivery:
+        assert self._session is not None and self.bot_url, "set fake.bot_url to the bot's HTTP address"
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        verifier = SignatureVerifier(secret or self.signing_secret)
+        headers = {
+            **headers,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature or verifier.generate_signature(timestamp=stamp, body=raw),
+        }
+        started = time.perf_counter()
+        async with self._session.post(
+            self.bot_url + "/slack/events", data=raw.encode(), headers=headers
+        ) as resp:
+            text = await resp.text()
+            seconds = time.perf_counter() - started
+            try:
+                body: Any = json.loads(text) if text else None
+            except ValueError:
+                body = text
+            return Delivery(resp.status, body, seconds)
+
+    async def _over_socket(self, kind: str, payload: dict[str, Any], retry: int) -> Delivery:
+        await asyncio.wait_for(self.socket_connected.wait(), 10)
+        envelope_id = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = future
+        message = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry,
+            "retry_reason": "timeout" if retry else "",
+        }
+        started = time.perf_counter()
+        await self._sockets[-1].send_str(json.dumps(message))
+        ack = await asyncio.wait_for(future, 10)
+        return Delivery(200, ack.get("payload"), time.perf_counter() - started)
+
+    # -- HTTP handlers ----------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(
+            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0QWEN"}})
+        )
+        self.socket_connected.set()
+        try:
+            async for frame in ws:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                data = json.loads(frame.data)
+                future = self._acks.pop(data.get("envelope_id", ""), None)
+                if future is not None and not future.done():
+                    future.set_result(data)
+        finally:
+            self._sockets.remove(ws)
+            if not self._sockets:
+                self.socket_connected.clear()
+        return ws
+
+    async def _file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        self.file_requests.append(file_id)
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            return web.Response(status=302, headers={"Location": "/login"})
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            params.update(dict(await request.post()))
+        self.calls.append((method, params))
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or params.get("token", "")
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token != expected:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if self.forced_429.get(method):
+            self.forced_429[method] -= 1
+            self.rate_limited.append(method)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+            )
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        result = handler(params)
+        if isinstance(result, web.Response):
+            return result
+        if "error" in result:
+            return web.json_response({"ok": False, **result})
+        return web.json_response({"ok": True, **result})
+
+    # -- Web API methods --------------------------------------------------------------------
+
+    def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "https://fake.slack.test/",
+            "team": "Fake",
+            "user": "qwen",
+            "team_id": self.team,
+            "user_id": self.bot_user,
+            "bot_id": self.bot_id,
+        }
+
+    def _m_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"ws://127.0.0.1:{self.port}/socket"}
+
+    def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(p.get("user")))
+        return {"user": user} if user else {"error": "user_not_found"}
+
+    def _m_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(p.get("channel")))
+        return {"channel": channel} if channel else {"error": "channel_not_found"}
+
+    def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messages": self.history.get((str(p.get("channel")), str(p.get("ts"))), []),
+            "has_more": False,
+        }
+
+    def _new(
+        self, p: dict[str, Any], *, text: str = "", markdown: str = "", streaming: bool = False
+    ) -> FakeMessage:
+        ts = self.next_ts()
+        message = FakeMessage(
+            str(p["channel"]),
+            ts,
+            p.get("thread_ts") or None,
+            self.bot_user,
+            text,
+            markdown,
+            streaming,
+            [text or markdown],
+            time.perf_counter(),
+        )
+        self.messages[ts] = message
+        if (text or markdown).strip():
+            self.first_text_times.setdefault(ts, message.created)
+        return message
+
+    def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        text = str(p.get("text") or p.get("markdown_text") or "")
+        if len(text) > TEXT_LIMIT:
+            return {"error": "msg_too_long"}
+        message = self._new(p, text=text)
+        return {"channel": message.channel, "ts": message.ts, "message": {"text": text, "ts": message.ts}}
+
+    def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.ephemerals.append(p)
+        return {"message_ts": self.next_ts()}
+
+    def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any] | web.Response:
+        message = self.messages.get(str(p.get("ts")))
+        if message is None:
+            return {"error": "message_not_found"}
+        now = time.monotonic()
+        recent = [t for t in self._updates.get(message.ts, []) if t > now - UPDATE_WINDOW]
+        if len(recent) >= UPDATE_BURST:
+            self.rate_limited.append("chat.update")
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+            )
+        text = str(p.get("text") or p.get("markdown_text") or "")
+        if len(text) > TEXT_LIMIT:
+            return {"error": "msg_too_long"}
+        self._updates[message.ts] = [*recent, now]
+        message.text, message.markdown, message.streaming = text, "", False
+        message.versions.append(text)
+        if text.strip():
+            self.first_text_times.setdefault(message.ts, time.perf_counter())
+        return {"channel": message.channel, "ts": message.ts, "text": text}
+
+    def _m_chat_startStream(self, p: dict[str, Any]) -> dict[str, Any]:
+        if self.stream_error:
+            return {"error": self.stream_error}
+        if not str(p["channel"]).startswith("D"):
+            if not p.get("recipient_user_id"):
+                return {"error": "missing_recipient_user_id"}
+            if not p.get("recipient_team_id"):
+                return {"error": "missing_recipient_team_id"}
+        markdown = str(p.get("markdown_text") or "")
+        if len(markdown) > MARKDOWN_LIMIT:
+            return {"error": "msg_too_long"}
+        message = self._new(p, markdown=markdown, streaming=True)
+        return {"channel": message.channel, "ts": message.ts}
+
+    def _m_chat_appendStream(self, p: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages.get(str(p.get("ts")))
+        if message is None:
+            return {"error": "message_not_found"}
+        count = self._appends[message.ts] = self._appends.get(message.ts, 0) + 1
+        if self.stream_expires_after is not None and count > self.stream_expires_after:
+            message.streaming = False
+        if not message.streaming:
+            return {"error": "message_not_in_streaming_state"}
+        markdown = str(p.get("markdown_text") or "")
+        if len(markdown) > MARKDOWN_LIMIT or len(message.markdown) + len(markdown) > TEXT_LIMIT:
+            return {"error": "msg_too_long"}
+        message.markdown += markdown
+        message.versions.append(message.markdown)
+        if message.markdown.strip():
+            self.first_text_times.setdefault(message.ts, time.perf_counter())
+        return {"channel": message.channel, "ts": message.ts}
+
+    def _m_chat_stopStream(self, p: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages.get(str(p.get("ts")))
+        if message is None:
+            return {"error": "message_not_found"}
+        if not message.streaming:
+            return {"error": "message_not_in_streaming_state"}
+        message.markdown += str(p.get("markdown_text") or "")
+        message.streaming = False
+        return {"channel": message.channel, "ts": message.ts, "message": {"ts": message.ts}}
+
+    def _m_assistant_threads_setStatus(self, p: dict[str, Any]) -> dict[str, Any]:
+        if self.status_error:
+            return {"error": self.status_error}
+        self.statuses.append(p)
+        return {}
+
+    def _m_assistant_threads_setTitle(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _m_assistant_threads_setSuggestedPrompts(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {}
