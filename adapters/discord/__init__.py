@@ -1,0 +1,69 @@
+"""Discord adapter: answers mentions, DMs, replies and its own threads, streaming by editing messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from adapters.discord.config import DiscordSettings
+from bot.config import ConfigError, load
+
+if TYPE_CHECKING:
+    from adapters.discord.client import DiscordBot, ShardedDiscordBot
+    from bot.core import ConversationCore
+
+__all__ = ["DiscordAdapter", "DiscordSettings"]
+
+log = logging.getLogger(__name__)
+
+BAD_TOKEN = (
+    "Discord rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal (Bot > Reset Token)."
+)
+NEEDS_INTENT = (
+    "Discord refused the Message Content intent; enable it in the Developer Portal under "
+    "Bot > Privileged Gateway Intents."
+)
+
+
+class DiscordAdapter:
+    """What `qwenbot discord` runs. Settings come from the environment unless given."""
+
+    platform = True
+
+    def __init__(self, settings: DiscordSettings | None = None, **client_options: Any) -> None:
+        self._settings = settings
+        self.client_options = client_options
+        self.client: DiscordBot | ShardedDiscordBot | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def settings(self) -> DiscordSettings:
+        if self._settings is None:
+            self._settings = load(DiscordSettings)
+        return self._settings
+
+    def missing(self) -> str | None:
+        return None if self.settings.token else "DISCORD_TOKEN is not set"
+
+    async def serve(self, core: ConversationCore) -> None:
+        import discord
+
+        from adapters.discord.client import build_client
+
+        settings = self.settings
+        if not settings.token:
+            raise ConfigError("DISCORD_TOKEN is not set")
+        previous_base = discord.http.Route.BASE
+        discord.http.Route.BASE = settings.discord_api_url
+        client = build_client(core, settings, self.ready.set, **self.client_options)
+        self.client = client
+        try:
+            await client.start(settings.token)
+        except discord.LoginFailure:
+            raise ConfigError(BAD_TOKEN) from None
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError(NEEDS_INTENT) from None
+        finally:
+            await client.close()
+            discord.http.Route.BASE = previous_base

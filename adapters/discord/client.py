@@ -1,0 +1,255 @@
+"""The discord.py client: events in, `Incoming` to the core, `DiscordReply` out.
+
+Everything platform-specific that needs IO lives here: access lists, the rate limit, the
+channel-mode lookup, attachment downloads and app-command registration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from adapters.discord import commands
+from adapters.discord.config import DiscordSettings
+from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
+from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, WriteBudget
+from bot.attachments import classify
+from bot.core import ConversationCore
+from bot.ratelimit import LIMIT_MESSAGE, RateLimiter
+from bot.types import Attachment, ChannelMode, ConversationKey, Incoming, Trigger
+
+log = logging.getLogger(__name__)
+
+#: What the bot needs: read channels and history, post and reply, including in threads.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    read_message_history=True,
+)
+SCOPES = ("bot", "applications.commands")
+EMPTY_HINT = "Ask me something after the mention, for example: what can you help with?"
+MODE_CACHE_SECONDS = 30.0
+
+
+def intents() -> discord.Intents:
+    chosen = discord.Intents.none()
+    chosen.guilds = True
+    chosen.guild_messages = True
+    chosen.dm_messages = True
+    chosen.message_content = True
+    return chosen
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+
+class _Behaviour:
+    """The bot's behaviour, mixed into `discord.Client` or `discord.AutoShardedClient`."""
+
+    core: ConversationCore
+    settings: DiscordSettings
+    user: discord.ClientUser | None
+    application_id: int | None
+    tree: app_commands.CommandTree[Any]
+
+    def _setup(self, core: ConversationCore, settings: DiscordSettings, on_ready: Any = None) -> None:
+        self.core = core
+        self.settings = settings
+        self.limiter = RateLimiter(settings.user_rate_limit)
+        self.budget = WriteBudget(settings.discord_channel_edits, settings.discord_edit_window)
+        self.tree = app_commands.CommandTree(self)  # type: ignore[arg-type]
+        commands.install(self.tree, self)  # type: ignore[arg-type]
+        self._ready_callback = on_ready
+        self._modes: dict[ConversationKey, tuple[ChannelMode, float]] = {}
+        self._downloads: aiohttp.ClientSession | None = None
+        self.synced = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        # Sync here, once per process: on_ready fires again after every failed resume.
+        self._downloads = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        if self.application_id is not None:
+            log.info("Invite the bot with: %s", invite_url(self.application_id))
+        try:
+            if self.settings.discord_guild_id:
+                guild = discord.Object(id=self.settings.discord_guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+                log.info("slash commands synced to guild %s", self.settings.discord_guild_id)
+            else:
+                await self.tree.sync()
+                log.info("slash commands synced globally (they can take a while to appear)")
+            self.synced = True
+        except discord.HTTPException as exc:
+            log.error("could not sync slash commands (%s); mentions and DMs still work", exc.status)
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info("connected to Discord as %s (%s) in %d servers", self.user, self.user.id, len(self.guilds))  # type: ignore[attr-defined]
+        if self._ready_callback is not None:
+            self._ready_callback()
+
+    async def close(self) -> None:
+        if self._downloads is not None:
+            await self._downloads.close()
+        await super().close()  # type: ignore[misc]
+
+    # -- access -------------------------------------------------------------------------------
+
+    def permitted(self, user: discord.abc.User, channel: Any, guild: discord.Guild | None) -> bool:
+        settings = self.settings
+        if not settings.access("users").permits(str(user.id)):
+            return False
+        if guild is None:
+            return settings.discord_allow_dms
+        if not settings.access("guilds").permits(str(guild.id)):
+            return False
+        channel_ids = [str(getattr(channel, "id", ""))]
+        parent = getattr(channel, "parent_id", None)
+        if parent:
+            channel_ids.append(str(parent))
+        if not settings.access("channels").permits(*channel_ids):
+            return False
+        roles = [str(role.id) for role in getattr(user, "roles", [])] or [str(guild.id)]
+        return settings.access("roles").permits(*roles)
+
+    async def mode_of(self, key: ConversationKey) -> ChannelMode:
+        cached = self._modes.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        mode = await self.core.channel_mode(key)
+        if len(self._modes) > 10_000:
+            self._modes.clear()
+        self._modes[key] = (mode, now + MODE_CACHE_SECONDS)
+        return mode
+
+    def forget_mode(self, key: ConversationKey) -> None:
+        self._modes.pop(key, None)
+
+    def new_reply(self, surface: Any) -> DiscordReply:
+        return DiscordReply(surface, self.budget, edit_interval=self.settings.discord_edit_interval)
+
+    # -- messages -----------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        try:
+            await self.handle_message(message)
+        except Exception:
+            log.exception("failed to handle message %s in channel %s", message.id, message.channel.id)
+
+    async def handle_message(self, message: discord.Message) -> None:
+        assert self.user is not None
+        bot_id = self.user.id
+        if ignored(message, bot_id, self.settings.answer_bots):
+            return
+        if not self.permitted(message.author, message.channel, message.guild):
+            return
+        always = False
+        if trigger_of(message, bot_id) is Trigger.NONE:
+            key = key_for(message.channel, message.guild.id if message.guild else None)
+            always = await self.mode_of(key) is ChannelMode.ALWAYS
+            if not always:
+                return  # not addressed: no model call, and not remembered
+        incoming = parse_message(
+            message,
+            bot_id=bot_id,
+            always=always,
+            answer_bots=self.settings.answer_bots,
+            bot_name=self.user.display_name,
+        )
+        if incoming is None:
+            return
+        verdict = self.limiter.check(incoming.author.id)
+        if not verdict.allowed:
+            if verdict.notify:
+                await self._say(message, LIMIT_MESSAGE)
+            return
+        incoming = await self._download(message, incoming)
+        if not incoming.text.strip() and not incoming.attachments:
+            if incoming.trigger is not Trigger.ALWAYS or incoming.skipped_notes:
+                await self._say(message, "\n".join(incoming.skipped_notes) or EMPTY_HINT)
+            return
+        await self.core.handle(incoming, self.new_reply(MessageSurface(message)))
+
+    async def _say(self, message: discord.Message, text: str) -> None:
+        try:
+            await message.reply(text, mention_author=False, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.warning("could not reply in channel %s: %s", message.channel.id, exc.status)
+
+    async def _download(self, message: discord.Message, incoming: Incoming) -> Incoming:
+        """Fetch the files worth reading, refusing any that turn out larger than announced."""
+        if not incoming.attachments:
+            return incoming
+        kept: list[Attachment] = []
+        notes = list(incoming.skipped_notes)
+        for item in incoming.attachments:
+            data = await self._fetch(item)
+            if data is None:
+                notes.append(f"Skipped {item.name}: I could not download it.")
+                continue
+            _, note = classify(item.name, item.mime, len(data))
+            if note is not None:
+                notes.append(note)
+                continue
+            kept.append(dataclasses.replace(item, data=data, size=len(data)))
+        return dataclasses.replace(incoming, attachments=tuple(kept), skipped_notes=tuple(notes))
+
+    async def _fetch(self, item: Attachment) -> bytes | None:
+        assert self._downloads is not None and item.url
+        # One byte past the largest file the core accepts is enough to know it is too large.
+        cap = max(item.size, 10 * 1024 * 1024) + 1
+        try:
+            async with self._downloads.get(item.url) as response:
+                if response.status != 200:
+                    log.warning("attachment %s: HTTP %s", item.name, response.status)
+                    return None
+                data = bytearray()
+                async for block in response.content.iter_chunked(64 * 1024):
+                    data += block
+                    if len(data) >= cap:
+                        break
+                return bytes(data)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("attachment %s could not be downloaded: %r", item.name, exc)
+            return None
+
+
+class DiscordBot(_Behaviour, discord.Client):
+    def __init__(
+        self, core: ConversationCore, settings: DiscordSettings, on_ready: Any = None, **options: Any
+    ) -> None:
+        discord.Client.__init__(self, intents=intents(), allowed_mentions=NO_PINGS, **options)
+        self._setup(core, settings, on_ready)
+
+
+class ShardedDiscordBot(_Behaviour, discord.AutoShardedClient):
+    def __init__(
+        self, core: ConversationCore, settings: DiscordSettings, on_ready: Any = None, **options: Any
+    ) -> None:
+        discord.AutoShardedClient.__init__(
+            self,
+            intents=intents(),
+            allowed_mentions=NO_PINGS,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_numbers or None,
+            **options,
+        )
+        self._setup(core, settings, on_ready)
+
+
+def build_client(
+    core: ConversationCore, settings: DiscordSettings, on_ready: Any = None, **options: Any
+) -> DiscordBot | ShardedDiscordBot:
+    cls = ShardedDiscordBot if settings.sharded else DiscordBot
+    return cls(core, settings, on_ready, **options)

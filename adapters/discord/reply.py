@@ -1,0 +1,305 @@
+"""How one answer reaches Discord: a reply that streams by editing, paced under Discord's limits.
+
+The core hands over the whole text so far whenever it likes; this class keeps only the newest
+text and a single writer task brings Discord up to date at its own pace: at most one edit per
+message every `edit_interval` seconds, and per channel no more than the shared `WriteBudget`
+allows. Text that arrives while the writer waits is coalesced, never queued edit by edit
+(discord.py sleeps silently on 429s, so a loop that queued edits would fall ever further behind).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from adapters.discord import render
+from bot.reply import Reply
+
+log = logging.getLogger(__name__)
+
+NO_PINGS = discord.AllowedMentions.none()
+
+
+class WriteBudget:
+    """Messages sent or edited per channel in a sliding window, shared by every answer in the process."""
+
+    def __init__(
+        self, limit: int = 4, window: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._writes: dict[int, deque[float]] = {}
+
+    def delay(self, channel_id: int) -> float:
+        """Seconds until the channel may take another write (0 when it may now)."""
+        writes = self._writes.get(channel_id)
+        if not writes:
+            return 0.0
+        now = self.clock()
+        while writes and writes[0] <= now - self.window:
+            writes.popleft()
+        if len(writes) < self.limit:
+            return 0.0
+        return writes[0] + self.window - now
+
+    def take(self, channel_id: int) -> None:
+        if len(self._writes) > 10_000:
+            self._writes = {k: v for k, v in self._writes.items() if v and v[-1] > self.clock() - self.window}
+        self._writes.setdefault(channel_id, deque()).append(self.clock())
+
+
+class Surface(ABC):
+    """Where an answer's messages go: a reply in a channel, or an app command's response."""
+
+    channel_id: int
+    #: Whether side notes may be posted before the answer (an interaction's deferred response
+    #: would be replaced by the first follow-up, so notes wait until the answer is done).
+    notes_first: bool = True
+
+    @abstractmethod
+    async def send(self, content: str, *, first: bool) -> Any: ...
+
+    @abstractmethod
+    async def edit(self, handle: Any, content: str) -> None: ...
+
+    @abstractmethod
+    async def delete(self, handle: Any) -> None: ...
+
+    @abstractmethod
+    async def note(self, content: str) -> None: ...
+
+    def typing(self) -> contextlib.AbstractAsyncContextManager[Any] | None:
+        return None
+
+
+class MessageSurface(Surface):
+    """Answers as a reply to the user's message (without pinging them), continued in the channel."""
+
+    def __init__(self, origin: discord.Message) -> None:
+        self.origin = origin
+        self.channel = origin.channel
+        self.channel_id = origin.channel.id
+
+    async def send(self, content: str, *, first: bool) -> discord.Message:
+        reference = self.origin.to_reference(fail_if_not_exists=False) if first else None
+        return await self.channel.send(
+            content,
+            reference=reference,
+            mention_author=False,  # type: ignore[call-overload]
+            allowed_mentions=NO_PINGS,
+        )
+
+    async def edit(self, handle: discord.Message, content: str) -> None:
+        await handle.edit(content=content, allowed_mentions=NO_PINGS)
+
+    async def delete(self, handle: discord.Message) -> None:
+        await handle.delete()
+
+    async def note(self, content: str) -> None:
+        await self.send(content, first=True)
+
+    def typing(self) -> contextlib.AbstractAsyncContextManager[Any] | None:
+        return self.channel.typing()  # type: ignore[union-attr]
+
+
+class InteractionSurface(Surface):
+    """Answers an app command: the deferred response becomes the first message, follow-ups the rest."""
+
+    notes_first = False
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+        self.channel_id = interaction.channel_id or 0
+
+    async def send(self, content: str, *, first: bool) -> Any:
+        if first:
+            return await self.interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS)
+        return await self.interaction.followup.send(content, allowed_mentions=NO_PINGS, wait=True)
+
+    async def edit(self, handle: Any, content: str) -> None:
+        await handle.edit(content=content, allowed_mentions=NO_PINGS)
+
+    async def delete(self, handle: Any) -> None:
+        await handle.delete()
+
+    async def note(self, content: str) -> None:
+        await self.interaction.followup.send(content, allowed_mentions=NO_PINGS, ephemeral=True)
+
+
+@dataclass
+class _Shown:
+    handle: Any
+    content: str
+    at: float
+
+
+class DiscordReply(Reply):
+    def __init__(
+        self,
+        surface: Surface,
+        budget: WriteBudget,
+        *,
+        edit_interval: float = 1.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # The core may call `partial` often: it only records text. Pacing is the writer's job.
+        self.update_interval = min(0.1, edit_interval)
+        self.surface = surface
+        self.budget = budget
+        self.edit_interval = edit_interval
+        self.clock = clock
+        self.shown: list[_Shown] = []
+        self.first_visible_at: float | None = None
+        self._wanted: list[str] = []
+        self._final = False
+        self._dead = False
+        self._wake = asyncio.Event()
+        self._visible = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._typing: asyncio.Task[None] | None = None
+        self._late_notes: list[str] = []
+
+    # -- the core's calls ---------------------------------------------------------------------
+
+    async def started(self) -> None:
+        typing = self.surface.typing()
+        if typing is not None and self._typing is None:
+            self._typing = asyncio.create_task(self._type(typing))
+
+    async def notice(self, text: str) -> None:
+        if self.surface.notes_first:
+            await self._quietly(self.surface.note(render.notice(text)), "post a note")
+        else:
+            self._late_notes.append(render.notice(text))
+
+    async def partial(self, text: str) -> None:
+        self._want(render.messages(text), final=False)
+
+    async def finish(self, text: str) -> None:
+        self._want(render.messages(text), final=True)
+        await self._done()
+
+    async def fail(self, message: str) -> None:
+        self._want([render.failure(message)], final=True)
+        await self._done()
+
+    # -- writer -------------------------------------------------------------------------------
+
+    def _want(self, chunks: list[str], *, final: bool) -> None:
+        if self._final:
+            return
+        self._wanted = chunks
+        self._final = final
+        self._wake.set()
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_loop())
+
+    async def _done(self) -> None:
+        if self._writer is not None:
+            await self._writer
+        await self._stop_typing()
+        for note in self._late_notes:
+            await self._quietly(self.surface.note(note), "post a note")
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._sync()
+            if self._dead or (self._final and not self._wake.is_set()):
+                return
+
+    def _next(self) -> tuple[str, int] | None:
+        for index, chunk in enumerate(self._wanted):
+            if index >= len(self.shown):
+                return "send", index
+            if self.shown[index].content != chunk:
+                return "edit", index
+        if self._final and len(self.shown) > len(self._wanted):
+            return "delete", len(self.shown) - 1
+        return None
+
+    async def _sync(self) -> None:
+        """Bring Discord up to the newest wanted text, one paced write at a time."""
+        channel = self.surface.channel_id
+        while not self._dead:
+            action = self._next()
+            if action is None:
+                return
+            op, index = action
+            if op == "edit":
+                wait = self.shown[index].at + self.edit_interval - self.clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue  # newer text may have arrived meanwhile: decide again
+            wait = self.budget.delay(channel)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            self.budget.take(channel)
+            await self._perform(op, index)
+
+    async def _perform(self, op: str, index: int) -> None:
+        try:
+            if op == "send":
+                content = self._wanted[index]
+                handle = await self.surface.send(content, first=index == 0)
+                self.shown.append(_Shown(handle, content, self.clock()))
+                if index == 0:
+                    self.first_visible_at = time.perf_counter()
+                    self._visible.set()
+            elif op == "edit":
+                content = self._wanted[index]
+                await self.surface.edit(self.shown[index].handle, content)
+                self.shown[index] = _Shown(self.shown[index].handle, content, self.clock())
+            else:
+                with contextlib.suppress(discord.NotFound):
+                    await self.surface.delete(self.shown[index].handle)
+                del self.shown[index]
+        except discord.NotFound:
+            log.warning("answer in channel %s stopped: its message was deleted", self.surface.channel_id)
+            self._dead = True
+        except discord.Forbidden:
+            log.warning("answer in channel %s stopped: missing permission to post", self.surface.channel_id)
+            self._dead = True
+        except discord.HTTPException as exc:
+            log.warning(
+                "answer in channel %s stopped: Discord answered %s %s",
+                self.surface.channel_id,
+                exc.status,
+                exc.text[:200],
+            )
+            self._dead = True
+        if self._dead:
+            self._visible.set()
+
+    # -- typing -------------------------------------------------------------------------------
+
+    async def _type(self, typing: contextlib.AbstractAsyncContextManager[Any]) -> None:
+        try:
+            async with typing:
+                await self._visible.wait()
+        except discord.HTTPException as exc:
+            log.debug("typing indicator refused: %s", exc.status)
+
+    async def _stop_typing(self) -> None:
+        self._visible.set()
+        if self._typing is not None:
+            with contextlib.suppress(Exception):
+                await self._typing
+
+    async def _quietly(self, call: Any, what: str) -> None:
+        try:
+            await call
+        except discord.HTTPException as exc:
+            log.warning("could not %s in channel %s: %s", what, self.surface.channel_id, exc.status)
