@@ -79,6 +79,9 @@ class SlackBot:
             client=self.client,
             signing_secret=settings.signing_secret,
             request_verification_enabled=not settings.socket_mode,
+            # Our listeners only hand the work to a task and return, so acking after them costs
+            # nothing and Slack hears back only once the work is registered (and drained on stop).
+            process_before_response=True,
             logger=logging.getLogger("slack_bolt"),
         )
         self.app.event("app_mention")(self._on_message_event)

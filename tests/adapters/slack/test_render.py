@@ -1,0 +1,96 @@
+"""Rendering the model's Markdown for Slack, with nobody pinged and nothing lost."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from adapters.slack.render import (
+    MESSAGE_LIMIT,
+    WORD_JOINER,
+    mrkdwn_pieces,
+    stream_pieces,
+    to_mrkdwn,
+    to_stream_markdown,
+)
+
+GOLDEN_MARKDOWN = """# Plan
+**Bold** and *italic* and ~~gone~~, see [the docs](https://example.com/a?b=1&c=2).
+
+- first **item**
+- second
+
+```python
+if a < b and c > d:
+    print("x & y")
+```
+
+> quoted"""
+
+GOLDEN_MRKDWN = """*Plan*
+*Bold* and _italic_ and ~gone~, see <https://example.com/a?b=1&amp;c=2|the docs>.
+
+• first *item*
+• second
+
+```
+if a &lt; b and c &gt; d:
+    print("x &amp; y")
+```
+
+> quoted"""
+
+PINGS = ["<!channel>", "<!here>", "<!everyone>", "<!subteam^S0TEAM|@devs>", "<@U0ALICE>", "<@W0BOSS|boss>"]
+
+
+def test_markdown_becomes_slack_mrkdwn() -> None:
+    assert to_mrkdwn(GOLDEN_MARKDOWN) == GOLDEN_MRKDWN
+
+
+def test_code_fence_language_tags_are_dropped() -> None:
+    assert to_mrkdwn("```js\nx()\n```") == "```\nx()\n```"
+
+
+@pytest.mark.parametrize("ping", PINGS)
+def test_special_mentions_in_mrkdwn_ping_nobody(ping: str) -> None:
+    rendered = to_mrkdwn(f"Hey {ping} look, and in code: `{ping}`\n```\n{ping}\n```")
+    assert not re.search(r"<[!@]", rendered)
+    assert ping.replace("<", "&lt;").replace(">", "&gt;") in rendered
+
+
+@pytest.mark.parametrize("ping", PINGS)
+def test_special_mentions_in_streamed_markdown_ping_nobody(ping: str) -> None:
+    rendered = to_stream_markdown(f"Hey {ping}")
+    assert not re.search(r"<[!@]", rendered)
+    assert rendered.replace(WORD_JOINER, "") == f"Hey {ping}"
+
+
+@pytest.mark.parametrize("word", ["@here", "@channel", "@everyone"])
+def test_broadcast_words_are_defused(word: str) -> None:
+    for rendered in (to_mrkdwn(f"tell {word} now"), to_stream_markdown(f"tell {word} now")):
+        assert word not in rendered
+        assert rendered.replace(WORD_JOINER, "") == f"tell {word} now"
+
+
+def test_long_answers_split_under_the_limit_without_breaking_code_or_losing_text() -> None:
+    paragraphs = [f"Paragraph {i}: " + "words " * 60 for i in range(30)]
+    code = "```python\n" + "\n".join(f"line_{i} = {i}" for i in range(400)) + "\n```"
+    answer = "\n\n".join([*paragraphs[:15], code, *paragraphs[15:]])
+    pieces = mrkdwn_pieces(answer)
+    assert len(pieces) > 3
+    for piece in pieces:
+        assert len(piece) <= MESSAGE_LIMIT
+        assert piece.count("```") % 2 == 0
+    joined = "\n".join(pieces)
+    for i in range(30):
+        assert f"Paragraph {i}:" in joined
+    for i in range(400):
+        assert f"line_{i} = {i}" in joined
+
+
+def test_streamed_pieces_are_larger_but_still_bounded() -> None:
+    answer = "\n".join("x" * 100 for _ in range(300))
+    pieces = stream_pieces(answer)
+    assert len(pieces) == 3
+    assert "".join(p.replace("\n", "") for p in pieces) == "x" * 30000
