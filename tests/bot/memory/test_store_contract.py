@@ -1,33 +1,24 @@
 """The contract every memory backend keeps, run against SQLite and PostgreSQL alike.
 
-PostgreSQL is expected at TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test).
-Each test gets a schema of its own. Without a server the PostgreSQL cases are skipped, except
-in CI (CI=true), where they fail saying why.
+Each test gets a database of its own (see backends.py); "replicas" are store instances on it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import socket
-import sqlite3
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, Tokens, Turn, open_store
+from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, Tokens, Turn
 from bot.memory import postgres as pg_backend
 from bot.memory import sqlite as sqlite_backend
 from bot.memory.postgres import PostgresStore, advisory_key
 from bot.memory.sqlite import SQLiteStore
 from bot.types import ChannelMode, ConversationKey
-
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.bot.memory.backends import PG_URL, Backend
+from tests.waiting import until
 
 CHANNEL = ConversationKey("discord", "guild-1", "general")
 OTHER_CHANNEL = ConversationKey("discord", "guild-1", "random")
@@ -45,112 +36,6 @@ def user_turn(text: str, message_id: str | None = None, author: str = "u1", toke
 
 def answer(text: str, tokens: int = 5) -> Turn:
     return Turn("assistant", "bot", "qwenbot", text, tokens)
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:
-    """Wait until `condition()` holds, failing with `what` after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        if await condition():
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        await asyncio.sleep(0.01)
-
-
-# -- backends -----------------------------------------------------------------------------------
-
-_pg_unreachable: list[str] = []  # filled once per session by the first PostgreSQL test
-_pg_probed = False
-
-
-async def _require_postgres() -> None:
-    global _pg_probed
-    if not _pg_probed:
-        _pg_probed = True
-        try:
-            conn = await asyncpg.connect(PG_URL, timeout=5)
-            await conn.close()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            _pg_unreachable.append(f"PostgreSQL at {pg_backend.redact(PG_URL)} is unreachable: {exc!r}")
-    if _pg_unreachable:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(_pg_unreachable[0] + " (CI=true: the PostgreSQL service must be running)")
-        pytest.skip(_pg_unreachable[0])
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    # asyncpg passes unknown URL query parameters on as server settings.
-    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
-
-
-@dataclass
-class Backend:
-    """One database that any number of store instances ("replicas") can open."""
-
-    name: str
-    url: str
-    schema_versions: Callable[[], Awaitable[list[int]]]
-    opened: list[MemoryStore] = field(default_factory=list)
-
-    async def open(self) -> MemoryStore:
-        store = await open_store(self.url)
-        self.opened.append(store)
-        return store
-
-
-@contextlib.asynccontextmanager
-async def _sqlite_backend(path: Path) -> AsyncIterator[Backend]:
-    async def versions() -> list[int]:
-        with contextlib.closing(sqlite3.connect(path)) as db:
-            return [row[0] for row in db.execute("SELECT version FROM schema_version ORDER BY version")]
-
-    backend = Backend("sqlite", f"sqlite:///{path}", versions)
-    try:
-        yield backend
-    finally:
-        for store in backend.opened:
-            await store.close()
-
-
-@contextlib.asynccontextmanager
-async def _postgres_backend() -> AsyncIterator[Backend]:
-    await _require_postgres()
-    schema = f"qwenbot_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_URL)
-    await admin.execute(f"CREATE SCHEMA {schema}")
-
-    async def versions() -> list[int]:
-        rows = await admin.fetch(f"SELECT version FROM {schema}.schema_version ORDER BY version")
-        return [row[0] for row in rows]
-
-    backend = Backend("postgres", _with_search_path(PG_URL, schema), versions)
-    try:
-        yield backend
-    finally:
-        for store in backend.opened:
-            await store.close()
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    opened = _sqlite_backend(tmp_path / "memory.db") if request.param == "sqlite" else _postgres_backend()
-    async with opened as backend:
-        yield backend
-
-
-@pytest.fixture
-async def pg() -> AsyncIterator[Backend]:
-    """A PostgreSQL database for behaviour only a shared server has: replicas in other processes."""
-    async with _postgres_backend() as backend:
-        yield backend
-
-
-@pytest.fixture
-async def store(backend: Backend) -> MemoryStore:
-    return await backend.open()
 
 
 # -- turns --------------------------------------------------------------------------------------
@@ -488,7 +373,7 @@ async def test_lock_serialises_two_replicas_on_one_conversation(pg: Backend) -> 
 
     async with first.lock(CHANNEL):
         waiter = asyncio.create_task(second_turn())
-        await eventually(lambda: _waiting_for(CHANNEL), "the second replica queues on the lock")
+        await until(lambda: _waiting_for(CHANNEL), message="the second replica to queue on the lock")
         assert not entered.is_set()
     async with asyncio.timeout(10):
         await waiter
@@ -523,7 +408,7 @@ async def test_a_cancelled_wait_leaves_the_lock_free(pg: Backend) -> None:
 
     async with first.lock(CHANNEL):
         waiter = asyncio.create_task(wait_for_lock())
-        await eventually(lambda: _waiting_for(CHANNEL), "the second replica queues on the lock")
+        await until(lambda: _waiting_for(CHANNEL), message="the second replica to queue on the lock")
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter

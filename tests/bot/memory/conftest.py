@@ -1,0 +1,30 @@
+"""Fixtures for the memory tests: each backend's database, and a store opened on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.memory import MemoryStore
+from tests.bot.memory.backends import Backend, postgres_backend, sqlite_backend
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    database = sqlite_backend(tmp_path / "memory.db") if request.param == "sqlite" else postgres_backend()
+    async with database as opened:
+        yield opened
+
+
+@pytest.fixture
+async def pg() -> AsyncIterator[Backend]:
+    """A PostgreSQL database, for what only a shared server offers: replicas in other processes."""
+    async with postgres_backend() as opened:
+        yield opened
+
+
+@pytest.fixture
+async def store(backend: Backend) -> MemoryStore:
+    return await backend.open()

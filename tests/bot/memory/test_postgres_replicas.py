@@ -1,0 +1,70 @@
+"""Several cores ("replicas") sharing one PostgreSQL database behave as one bot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.config import Settings
+from bot.core import ConversationCore, Outcome
+from bot.types import Author, ConversationKey, Incoming
+from tests.bot.memory.backends import Backend
+from tests.conftest import RecordingReply
+from tests.fakes.qwen import FakeQwen, Script, last_user_text
+
+KEY = ConversationKey("slack", "T1", "C1")
+ANN = Author("U1", "Ann")
+
+
+def sent_texts(body: dict) -> list[str]:
+    return [m["content"] for m in body["messages"] if isinstance(m["content"], str)]
+
+
+@pytest.fixture
+async def replicas(
+    pg: Backend, make_settings: Callable[..., Settings]
+) -> AsyncIterator[list[ConversationCore]]:
+    cores = [await ConversationCore.start(make_settings(database_url=pg.url)) for _ in range(2)]
+    yield cores
+    for core in cores:
+        await core.close()
+
+
+async def test_one_conversation_split_across_replicas_is_answered_in_turn(
+    replicas: list[ConversationCore], qwen: FakeQwen
+) -> None:
+    qwen.responder = lambda body: Script(text=f"answer to {last_user_text(body)}", delay=0.01)
+    messages = [Incoming(KEY, f"m{i}", ANN, f"q{i}") for i in range(6)]
+
+    outcomes = await asyncio.gather(
+        *(replicas[i % 2].handle(m, RecordingReply()) for i, m in enumerate(messages))
+    )
+
+    assert outcomes == [Outcome.ANSWERED] * len(messages)
+    assert qwen.max_in_flight == 1
+    # Whichever replica went next saw every earlier question and answer, in order.
+    seen: list[str] = []
+    for body in qwen.chat_requests:
+        question = last_user_text(body)
+        assert sent_texts(body)[1:] == [*seen, question]
+        seen += [question, f"answer to {question}"]
+
+
+async def test_a_message_delivered_to_two_replicas_is_answered_once(
+    replicas: list[ConversationCore], qwen: FakeQwen
+) -> None:
+    qwen.responder = lambda body: Script(text="only once", delay=0.01)
+    message = Incoming(KEY, "m1", ANN, "hello")
+
+    outcomes = await asyncio.gather(*(core.handle(message, RecordingReply()) for core in replicas))
+
+    assert sorted(outcomes) == sorted([Outcome.ANSWERED, Outcome.DUPLICATE])
+    assert len(qwen.chat_requests) == 1
+
+
+async def test_an_event_is_claimed_by_one_replica_only(replicas: list[ConversationCore]) -> None:
+    claims = await asyncio.gather(*(core.claim_event("slack", "Ev1") for core in replicas))
+
+    assert sorted(claims) == [False, True]
