@@ -132,3 +132,33 @@ async def make_bot(
 @pytest.fixture
 async def bot(world: dict[str, Any], make_bot: Callable[..., Any]) -> Bot:
     return await make_bot()
+
+
+def at(fake: FakeDiscord) -> str:
+    """How a user's message mentions the bot."""
+    return f"<@{fake.app_id}>"
+
+
+def reply_texts(fake: FakeDiscord, message: dict[str, Any]) -> list[str]:
+    return [m["content"] for m in fake.replies_to(int(message["id"]))]
+
+
+async def answer_to(fake: FakeDiscord, message: dict[str, Any], text: str, within: float = 10.0) -> list[str]:
+    """Wait until the bot's reply to `message` shows exactly `text` (split as Discord messages)."""
+    from adapters.discord import render
+
+    expected = render.messages(text)
+    await fake.wait_for(lambda: reply_texts(fake, message) == expected, within=within)
+    return expected
+
+
+def prompts(qwen: FakeQwen) -> list[str]:
+    """Every user-side text the model was sent, across all chat requests."""
+    out = []
+    for body in qwen.chat_requests:
+        for item in body["messages"]:
+            content = item["content"]
+            if isinstance(content, list):
+                content = " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+            out.append(content)
+    return out
