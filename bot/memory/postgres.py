@@ -122,6 +122,8 @@ class PostgresStore(MemoryStore):
         self.lock_pool_size = lock_pool_size
         self._pool: asyncpg.Pool | None = None
         self._lock_pool: asyncpg.Pool | None = None
+        # Conversation rows are never deleted, so their ids can be remembered.
+        self._ids: dict[tuple[str, str, str, str], int] = {}
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -192,17 +194,22 @@ class PostgresStore(MemoryStore):
 
     async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
         params = (key.platform, key.space, key.channel, key.thread or "")
+        conv = self._ids.get(params)
+        if conv is not None:
+            return conv
         find = "SELECT id FROM conversations WHERE platform=$1 AND space=$2 AND channel=$3 AND thread=$4"
         conv = await self.pool.fetchval(find, *params)
-        if conv is not None or not create:
-            return conv
-        conv = await self.pool.fetchval(
-            "INSERT INTO conversations (platform, space, channel, thread, created_at)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
-            *params, time.time(),
-        )
-        # Another replica may have created it between the two statements.
-        return conv if conv is not None else await self.pool.fetchval(find, *params)
+        if conv is None and create:
+            conv = await self.pool.fetchval(
+                "INSERT INTO conversations (platform, space, channel, thread, created_at)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
+                *params, time.time(),
+            )
+            if conv is None:  # another replica created it between the two statements
+                conv = await self.pool.fetchval(find, *params)
+        if conv is not None:
+            self._ids[params] = conv
+        return conv
 
     async def add_turn(self, key: ConversationKey, turn: Turn) -> Turn | None:
         conv = await self._conversation_id(key)
