@@ -89,6 +89,7 @@ class FakeSlack:
         self.status_error: str | None = None
         self.forced_429: dict[str, int] = {}  # method -> how many calls to refuse with 429
         self.rate_limited: list[str] = []  # methods answered with 429
+        self.gone_channels: set[str] = set()  # chat.* calls there answer channel_not_found
         self.bot_url = ""  # the bot's HTTP-mode base URL
         self.first_text_times: dict[str, float] = {}
         self._updates: dict[str, list[float]] = {}
@@ -128,6 +129,12 @@ class FakeSlack:
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection, as Slack does now and then."""
+        for ws in list(self._sockets):
+            await ws.close()
+        self.socket_connected.clear()
 
     # -- workspace setup --------------------------------------------------------------------
 
@@ -262,6 +269,10 @@ class FakeSlack:
             headers["X-Slack-Retry-Reason"] = "http_timeout"
         return await self._over_http(json.dumps(body), headers, timestamp, secret, signature)
 
+    async def post_signed(self, body: dict[str, Any]) -> Delivery:
+        """Any JSON body (e.g. a url_verification challenge), signed like Slack signs it."""
+        return await self._over_http(json.dumps(body), {"Content-Type": "application/json"}, None, None, None)
+
     async def deliver_all(self, events: list[dict[str, Any]], **options: Any) -> list[Delivery]:
         return [await self.deliver(event, **options) for event in events]
 
@@ -391,6 +402,8 @@ class FakeSlack:
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
             )
+        if method.startswith("chat.") and params.get("channel") in self.gone_channels:
+            return web.json_response({"ok": False, "error": "channel_not_found"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
