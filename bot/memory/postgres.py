@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from bot.config import ConfigError
 from bot.memory.base import (
     ConversationSettings,
     MemoryStats,
@@ -146,8 +147,8 @@ class PostgresStore(MemoryStore):
             await self._migrate()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self.close()
-            # The URL may hold a password: name the server without it.
-            raise ConnectionError(f"PostgreSQL at {redact(self.url)}: {exc}") from None
+            # One line for the CLI; the URL may hold a password, so name the server without it.
+            raise ConfigError(f"DATABASE_URL: PostgreSQL at {redact(self.url)}: {exc}") from None
 
     async def _migrate(self) -> None:
         async with self.pool.acquire() as conn:

@@ -11,6 +11,7 @@ import socket
 import asyncpg
 import pytest
 
+from bot.config import ConfigError
 from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, Tokens, Turn
 from bot.memory import postgres as pg_backend
 from bot.memory import sqlite as sqlite_backend
@@ -425,7 +426,7 @@ async def test_an_unreachable_server_is_named_without_the_password() -> None:
         port = probe.getsockname()[1]
     store = PostgresStore(f"postgresql://bot:s3cret-pw@127.0.0.1:{port}/memory")
 
-    with pytest.raises(ConnectionError) as failure:
+    with pytest.raises(ConfigError) as failure:
         await store.open()
 
     assert f"127.0.0.1:{port}/memory" in str(failure.value)
