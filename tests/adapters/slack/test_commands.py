@@ -1,0 +1,157 @@
+"""`/qwen` and each of its subcommands, and who may change a channel's settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.adapters.slack.conftest import ADMIN, ALICE, BOB, DM, GENERAL, RANDOM
+from tests.fakes.qwen import Script, last_user_text
+
+
+def system_prompt(body) -> str:  # type: ignore[no-untyped-def]
+    return str(body["messages"][0]["content"])
+
+
+async def ask_by_mention(slack, run, text: str, channel: str = GENERAL) -> str:  # type: ignore[no-untyped-def]
+    events = slack.mention(text, channel=channel)
+    await slack.deliver_all(events)
+    await run.idle()
+    return events[0]["ts"]
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+async def test_question_is_posted_and_answered_in_its_thread(slack, qwen, start_bot, mode) -> None:
+    qwen.queue(Script("It is 4."), Script("And 5 after that."))
+    run = await start_bot(mode)
+    ack = await slack.command("what is 2+2?", channel=GENERAL, user=ALICE, via=mode)
+    await run.idle()
+    assert not ack.body
+    (question,) = slack.bot_messages(GENERAL, None)
+    assert question.text == "*Alice* asked: what is 2+2?"
+    assert slack.texts(GENERAL, question.ts) == ["It is 4."]
+    await slack.deliver(slack.message("and plus one?", thread_ts=question.ts), via=mode)
+    await run.idle()
+    assert slack.texts(GENERAL, question.ts) == ["It is 4.", "And 5 after that."]
+    assert "Alice: what is 2+2?" in str(qwen.chat_requests[-1]["messages"])
+
+
+@pytest.mark.parametrize("text", ["", "help"])
+async def test_help_lists_the_subcommands_privately(slack, start_bot, text) -> None:
+    await start_bot()
+    ack = await slack.command(text)
+    assert ack.body["response_type"] == "ephemeral"
+    for name in ("reset", "persona", "model", "memory", "usage", "forget-me", "channel-mode"):
+        assert f"/qwen {name}" in ack.body["text"]
+
+
+async def test_persona_is_set_shown_and_used_by_new_threads(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    set_ack = await slack.command("persona You are a terse pirate.", user=BOB)
+    show_ack = await slack.command("persona", user=ALICE)
+    assert set_ack.body["response_type"] == "ephemeral" and "Persona set" in set_ack.body["text"]
+    assert "terse pirate" in show_ack.body["text"]
+    await ask_by_mention(slack, run, "hello")
+    assert system_prompt(qwen.chat_requests[-1]) == "You are a terse pirate."
+    clear_ack = await slack.command("persona clear", user=BOB)
+    assert "cleared" in clear_ack.body["text"]
+    await ask_by_mention(slack, run, "hello again")
+    assert "terse pirate" not in system_prompt(qwen.chat_requests[-1])
+
+
+async def test_model_is_shown_chosen_and_used(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    shown = await slack.command("model", user=ALICE)
+    assert "qwen-max" in shown.body["text"] and "qwen-plus" in shown.body["text"]
+    unknown = await slack.command("model gpt-5", user=BOB)
+    assert "Unknown model" in unknown.body["text"]
+    chosen = await slack.command("model qwen-plus", user=BOB)
+    assert "qwen-plus" in chosen.body["text"]
+    await ask_by_mention(slack, run, "hello")
+    assert qwen.chat_requests[-1]["model"] == "qwen-plus"
+
+
+async def test_reset_forgets_the_channel_conversation(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    await slack.command("channel-mode always", channel=RANDOM, user=ALICE)
+    await slack.deliver(slack.message("my secret is 42", channel=RANDOM))
+    await run.idle()
+    ack = await slack.command("reset", channel=RANDOM, user=ALICE)
+    assert "forgot" in ack.body["text"]
+    await slack.deliver(slack.message("what was my secret?", channel=RANDOM))
+    await run.idle()
+    assert "42" not in str(qwen.chat_requests[-1]["messages"])
+
+
+async def test_memory_reports_what_is_remembered(slack, start_bot) -> None:
+    run = await start_bot()
+    empty = await slack.command("memory", channel=DM)
+    assert "nothing" in empty.body["text"]
+    await slack.deliver(slack.message("remember me", channel=DM))
+    await run.idle()
+    full = await slack.command("memory", channel=DM)
+    assert full.body["response_type"] == "ephemeral"
+    assert "I remember 2 messages" in full.body["text"]
+
+
+async def test_usage_reports_tokens_for_conversation_workspace_and_user(slack, start_bot) -> None:
+    run = await start_bot()
+    await slack.deliver(slack.message("count me", channel=DM))
+    await run.idle()
+    ack = await slack.command("usage", channel=DM)
+    text = ack.body["text"]
+    assert "This conversation" in text and "This workspace" in text and "You:" in text
+    assert "0 tokens" not in text.split("\n")[0]
+
+
+async def test_forget_me_deletes_the_users_messages_everywhere(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    await slack.deliver(slack.message("my password is hunter2", channel=DM))
+    await run.idle()
+    ack = await slack.command("forget-me", channel=GENERAL, user=ALICE)
+    assert "Deleted 1 of your messages" in ack.body["text"]
+    await slack.deliver(slack.message("what did I say?", channel=DM))
+    await run.idle()
+    assert "hunter2" not in str(qwen.chat_requests[-1]["messages"])
+    assert last_user_text(qwen.chat_requests[-1]).endswith("what did I say?")
+
+
+async def test_channel_mode_is_shown_and_switched_back(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    await slack.command("channel-mode always", channel=RANDOM, user=ALICE)
+    shown = await slack.command("channel-mode", channel=RANDOM, user=BOB)
+    assert "always" in shown.body["text"]
+    back = await slack.command("channel-mode mention", channel=RANDOM, user=ALICE)
+    assert "only when addressed" in back.body["text"]
+    await slack.deliver(slack.message("quiet please", channel=RANDOM))
+    await run.idle()
+    assert qwen.requests == []
+
+
+@pytest.mark.parametrize(("access", "user", "allowed"), [
+    ("creator", BOB, True),
+    ("creator", ADMIN, True),
+    ("creator", ALICE, False),
+    ("admin", BOB, False),
+    ("admin", ADMIN, True),
+    ("anyone", ALICE, True),
+])
+async def test_who_may_change_channel_settings(slack, start_bot, access, user, allowed) -> None:
+    await start_bot(slack_settings_access=access)
+    ack = await slack.command("channel-mode always", channel=GENERAL, user=user)
+    shown = await slack.command("channel-mode", channel=GENERAL, user=user)
+    assert ack.body["response_type"] == "ephemeral"
+    assert ("always" in shown.body["text"]) is allowed
+    if not allowed:
+        assert "Only workspace admins" in ack.body["text"]
+
+
+async def test_anyone_may_change_settings_in_their_own_dm(slack, start_bot) -> None:
+    await start_bot(slack_settings_access="admin")
+    ack = await slack.command("persona Speak French.", channel=DM, user=ALICE)
+    assert "Persona set" in ack.body["text"]
+
+
+async def test_viewing_settings_needs_no_permission(slack, start_bot) -> None:
+    await start_bot(slack_settings_access="admin")
+    ack = await slack.command("persona", channel=GENERAL, user=ALICE)
+    assert "default persona" in ack.body["text"]
