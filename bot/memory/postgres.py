@@ -6,6 +6,7 @@ usage, claimed event ids, and per-conversation ordering (session advisory locks,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -84,6 +85,7 @@ MIGRATIONS: list[str] = [
 ]
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+CLOSE_TIMEOUT_SECONDS = 10.0
 
 
 def _int64(text: str) -> int:
@@ -169,8 +171,9 @@ class PostgresStore(MemoryStore):
         for pool in (self._lock_pool, self._pool):
             if pool is not None:
                 try:
-                    await pool.close()
-                except Exception as exc:  # a dead server must not stop shutdown
+                    # A turn still holding its lock connection must not hold up shutdown for long.
+                    await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_SECONDS)
+                except Exception as exc:  # nor may a dead server
                     log.warning("closing the PostgreSQL pool failed: %r", exc)
                     pool.terminate()
         self._pool = self._lock_pool = None
