@@ -127,8 +127,9 @@ class ConversationCore:
         """Store the message, answer it through `reply`, store the answer."""
         if not incoming.text.strip() and not incoming.attachments:
             return Outcome.EMPTY
+        # In-flight duplicates stop here; a stored one is refused by the store's unique key.
         marker = (incoming.key, incoming.message_id)
-        if marker in self._pending or await self.store.has_message(*marker):
+        if marker in self._pending:
             return Outcome.DUPLICATE
         self._pending.add(marker)
         try:
@@ -152,13 +153,12 @@ class ConversationCore:
             text = self.counter.truncate(text, room)
             notes.append(f"Your message was longer than my {self.settings.max_context_tokens:,}-token "
                          "memory budget, so I read only its beginning.")
-        for note in notes:
-            await _quietly(reply.notice(note))
-
         turn = Turn("user", incoming.author.id, incoming.author.name, text, self.counter.count(text),
                     incoming.message_id)
         if await self.store.add_turn(key, turn) is None:
             return Outcome.DUPLICATE
+        for note in notes:
+            await _quietly(reply.notice(note))
 
         summary = await self.store.summary(key)
         turns = await self.store.turns_after(key, summary.upto_turn_id)

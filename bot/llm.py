@@ -140,7 +140,9 @@ class QwenClient:
                 for event in _events(chunk):
                     got_text = got_text or isinstance(event, str)
                     yield event
-                chunk = await asyncio.wait_for(anext(stream, None), settings.qwen_idle_timeout)
+                # asyncio.timeout, not wait_for: no extra task per chunk on the hot path.
+                async with asyncio.timeout(settings.qwen_idle_timeout):
+                    chunk = await anext(stream, None)
         except (TimeoutError, openai.OpenAIError, httpx2.HTTPError) as exc:
             log.warning("stream from %s broke: %r", model, exc)
             if got_text:

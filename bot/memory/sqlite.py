@@ -67,6 +67,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (platform, event_id)
     );
     """,
+    # Pruning old event claims happens on every claim; keep it an index range scan.
+    "CREATE INDEX events_by_time ON events (claimed_at);",
 ]
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
@@ -86,6 +88,8 @@ class SQLiteStore(MemoryStore):
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        # Conversation rows are never deleted, so their ids can be remembered.
+        self._ids: dict[tuple[str, str, str, str], int] = {}
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -96,7 +100,9 @@ class SQLiteStore(MemoryStore):
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path)
+        # Autocommit: every statement is its own transaction, so no write lock is ever held
+        # across an await and each write costs one round trip to the database thread.
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
         await self.db.execute("PRAGMA journal_mode=WAL")
         await self.db.execute("PRAGMA synchronous=NORMAL")
         await self.db.execute("PRAGMA foreign_keys=ON")
@@ -120,19 +126,22 @@ class SQLiteStore(MemoryStore):
 
     async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
         params = (key.platform, key.space, key.channel, key.thread or "")
+        cached = self._ids.get(params)
+        if cached is not None:
+            return cached
         if create:
             await self.db.execute(
                 "INSERT OR IGNORE INTO conversations (platform, space, channel, thread, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (*params, time.time()),
             )
-            # Commit at once: reads that create the row must not leave a write transaction open.
-            await self.db.commit()
-        async with self.db.execute(
+        rows = await self.db.execute_fetchall(
             "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?", params
-        ) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
+        )
+        for (conversation_id,) in rows:
+            self._ids[params] = conversation_id
+            return int(conversation_id)
+        return None
 
     async def add_turn(self, key: ConversationKey, turn: Turn) -> Turn | None:
         conv = await self._conversation_id(key)
@@ -144,7 +153,6 @@ class SQLiteStore(MemoryStore):
             (conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id, turn.tokens,
              created),
         )
-        await self.db.commit()
         if cur.rowcount == 0:
             return None
         return Turn(**{**turn.__dict__, "id": cur.lastrowid, "created_at": created})
@@ -153,30 +161,28 @@ class SQLiteStore(MemoryStore):
         conv = await self._conversation_id(key, create=False)
         if conv is None:
             return False
-        async with self.db.execute(
+        rows = await self.db.execute_fetchall(
             "SELECT 1 FROM turns WHERE conversation_id=? AND message_id=?", (conv, message_id)
-        ) as cur:
-            return await cur.fetchone() is not None
+        )
+        return bool(rows)
 
     async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
         conv = await self._conversation_id(key, create=False)
         if conv is None:
             return []
-        async with self.db.execute(
+        rows = await self.db.execute_fetchall(
             "SELECT role, author_id, author_name, text, tokens, message_id, created_at, id FROM turns"
             " WHERE conversation_id=? AND id>? ORDER BY id",
             (conv, after_id),
-        ) as cur:
-            return [Turn(*row) for row in await cur.fetchall()]
+        )
+        return [Turn(*row) for row in rows]
 
     async def summary(self, key: ConversationKey) -> Summary:
-        async with self.db.execute(
-            "SELECT summary, summary_upto FROM conversations"
-            " WHERE platform=? AND space=? AND channel=? AND thread=?",
-            (key.platform, key.space, key.channel, key.thread or ""),
-        ) as cur:
-            row = await cur.fetchone()
-        return Summary(row[0], row[1]) if row else Summary()
+        conv = await self._conversation_id(key, create=False)
+        rows = await self.db.execute_fetchall(
+            "SELECT summary, summary_upto FROM conversations WHERE id=?", (conv,)
+        )
+        return next((Summary(text, upto) for text, upto in rows), Summary())
 
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
         conv = await self._conversation_id(key)
@@ -184,19 +190,16 @@ class SQLiteStore(MemoryStore):
             "UPDATE conversations SET summary=?, summary_upto=? WHERE id=? AND summary_upto=?",
             (new.text, new.upto_turn_id, conv, old.upto_turn_id),
         )
-        await self.db.commit()
         return cur.rowcount == 1
 
     async def settings(self, key: ConversationKey) -> ConversationSettings:
-        async with self.db.execute(
-            "SELECT persona, model, mode FROM conversations"
-            " WHERE platform=? AND space=? AND channel=? AND thread=?",
-            (key.platform, key.space, key.channel, key.thread or ""),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return ConversationSettings()
-        return ConversationSettings(row[0], row[1], ChannelMode(row[2]))
+        conv = await self._conversation_id(key, create=False)
+        rows = await self.db.execute_fetchall(
+            "SELECT persona, model, mode FROM conversations WHERE id=?", (conv,)
+        )
+        for persona, model, mode in rows:
+            return ConversationSettings(persona, model, ChannelMode(mode))
+        return ConversationSettings()
 
     async def update_settings(
         self,
@@ -219,16 +222,15 @@ class SQLiteStore(MemoryStore):
             await self.db.execute(
                 f"UPDATE conversations SET {assignments} WHERE id=?", (*changes.values(), conv)
             )
-            await self.db.commit()
         return await self.settings(key)
 
     async def reset(self, key: ConversationKey) -> int:
         conv = await self._conversation_id(key, create=False)
         if conv is None:
             return 0
-        cur = await self.db.execute("DELETE FROM turns WHERE conversation_id=?", (conv,))
+        # Summary first: a crash in between leaves turns without a summary, never the reverse.
         await self.db.execute("UPDATE conversations SET summary='', summary_upto=0 WHERE id=?", (conv,))
-        await self.db.commit()
+        cur = await self.db.execute("DELETE FROM turns WHERE conversation_id=?", (conv,))
         return cur.rowcount
 
     async def forget_user(self, platform: str, user_id: str) -> int:
@@ -242,7 +244,6 @@ class SQLiteStore(MemoryStore):
             " (SELECT id FROM conversations WHERE platform=?)",
             (user_id, platform),
         )
-        await self.db.commit()
         return cur.rowcount
 
     async def add_usage(
@@ -257,16 +258,14 @@ class SQLiteStore(MemoryStore):
             " completion_tokens = completion_tokens + excluded.completion_tokens",
             (day, conv, key.platform, key.space, user_id, prompt, completion),
         )
-        await self.db.commit()
 
     async def _tokens(self, where: str, params: tuple[object, ...]) -> Tokens:
-        async with self.db.execute(
+        rows = await self.db.execute_fetchall(
             f"SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)"
             f" FROM usage WHERE {where}",
             params,
-        ) as cur:
-            row = await cur.fetchone()
-        return Tokens(row[0], row[1]) if row else Tokens()
+        )
+        return next((Tokens(prompt, completion) for prompt, completion in rows), Tokens())
 
     async def usage(self, key: ConversationKey, user_id: str, day: str) -> UsageReport:
         conv = await self._conversation_id(key)
@@ -284,13 +283,12 @@ class SQLiteStore(MemoryStore):
         if conv is None:
             return MemoryStats(0, 0, 0)
         summary = await self.summary(key)
-        async with self.db.execute(
+        rows = await self.db.execute_fetchall(
             "SELECT COUNT(*), COALESCE(SUM(tokens), 0), COALESCE(SUM(id <= ?), 0)"
             " FROM turns WHERE conversation_id=?",
             (summary.upto_turn_id, conv),
-        ) as cur:
-            row = await cur.fetchone()
-        return MemoryStats(*row) if row else MemoryStats(0, 0, 0)
+        )
+        return next((MemoryStats(*row) for row in rows), MemoryStats(0, 0, 0))
 
     async def claim_event(self, platform: str, event_id: str) -> bool:
         now = time.time()
@@ -299,5 +297,4 @@ class SQLiteStore(MemoryStore):
             (platform, event_id, now),
         )
         await self.db.execute("DELETE FROM events WHERE claimed_at < ?", (now - EVENT_RETENTION_SECONDS,))
-        await self.db.commit()
         return cur.rowcount == 1

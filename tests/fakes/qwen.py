@@ -161,3 +161,25 @@ class FakeQwen:
                          "message": {"role": "assistant", "content": script.text}}],
             "usage": self._usage(body, script, len(script.pieces())),
         }
+
+
+async def _serve_forever(port: int) -> None:
+    server = FakeQwen()
+    server.port = port
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", server._chat)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sys.stdout.write(f"{bound}\n")
+    sys.stdout.flush()
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    # `python -m tests.fakes.qwen` serves the default zero-delay answer, for benchmarks in another process.
+    import sys
+
+    asyncio.run(_serve_forever(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
