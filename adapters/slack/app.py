@@ -125,13 +125,13 @@ class SlackBot:
             self.bot_name = display_name(me)
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         if self.settings.socket_mode:
-            self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token, web_client=self.client)
             try:
-                await self._socket.connect_async()
+                # The Socket Mode client retries a refused token forever; check it once ourselves.
+                await self.client.apps_connections_open(app_token=self.settings.app_token)
             except SlackApiError as exc:
-                await self._socket.close_async()
-                self._socket = None
                 raise ConfigError(f"SLACK_APP_TOKEN was refused by Slack ({error_code(exc)}).") from None
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token, web_client=self.client)
+            await self._socket.connect_async()
             log.info("Slack: connected in Socket Mode as %s", self.bot_name)
         else:
             web_app = web.Application()

@@ -1,0 +1,70 @@
+"""Starting the Slack adapter: settings, credentials, and a clear one-line error for bad tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.slack import SlackAdapter
+from adapters.slack.config import SlackSettings
+from bot.config import ConfigError
+from tests.adapters.slack.conftest import DM
+
+
+def test_missing_credentials_are_named(monkeypatch) -> None:
+    assert SlackAdapter().missing() == "SLACK_BOT_TOKEN is not set"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    missing = SlackAdapter().missing() or ""
+    assert "SLACK_APP_TOKEN" in missing and "SLACK_SIGNING_SECRET" in missing
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    assert SlackAdapter().missing() is None
+
+
+def test_settings_come_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    monkeypatch.setenv("SLACK_API_URL", "https://slack-gov.com/api")
+    monkeypatch.setenv("SLACK_BLOCKED_USERS", "U1, U2")
+    monkeypatch.setenv("USER_RATE_LIMIT", "3")
+    monkeypatch.setenv("ANSWER_BOTS", "true")
+    settings = SlackAdapter().settings
+    assert settings.slack_api_url == "https://slack-gov.com/api/"
+    assert settings.slack_blocked_users == ["U1", "U2"]
+    assert (settings.user_rate_limit, settings.answer_bots, settings.port) == (3, True, 3000)
+    assert not settings.socket_mode
+
+
+def test_a_user_token_in_place_of_the_bot_token_is_a_config_error(monkeypatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-token")
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN: must be a bot token"):
+        _ = SlackAdapter().settings
+
+
+def test_secrets_do_not_show_in_the_settings_repr() -> None:
+    settings = SlackSettings(slack_bot_token="xoxb-very-secret", slack_signing_secret="hush")
+    assert "very-secret" not in repr(settings) and "hush" not in repr(settings)
+
+
+async def test_refused_bot_token_stops_start_with_one_line(slack, start_bot) -> None:
+    with pytest.raises(ConfigError) as error:
+        await start_bot(slack_bot_token="xoxb-wrong")
+    assert str(error.value) == "SLACK_BOT_TOKEN was refused by Slack (invalid_auth)."
+
+
+async def test_refused_app_token_stops_start_with_one_line(slack, start_bot) -> None:
+    with pytest.raises(ConfigError) as error:
+        await start_bot("socket", slack_app_token="xapp-wrong")
+    assert str(error.value) == "SLACK_APP_TOKEN was refused by Slack (invalid_auth)."
+
+
+async def test_unreachable_slack_is_a_config_error(start_bot) -> None:
+    with pytest.raises(ConfigError, match="Cannot reach Slack"):
+        await start_bot(slack_api_url="http://127.0.0.1:9/api/")
+
+
+async def test_every_web_api_call_goes_to_the_configured_url(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    await slack.deliver(slack.message("hi", channel=DM))
+    await run.idle()
+    methods = {name for name, _ in slack.calls}
+    assert {"auth.test", "users.info", "chat.postMessage"} <= methods
+    assert slack.count("auth.test") == 2  # ours at start, and Bolt's own authorization
