@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -90,11 +89,11 @@ async def main() -> None:
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    server = subprocess.Popen([sys.executable, "-m", "tests.fakes.qwen"], cwd=ROOT, stdout=subprocess.PIPE,
-                              text=True)
+    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.fakes.qwen", cwd=ROOT,
+                                                  stdout=asyncio.subprocess.PIPE)
     try:
         assert server.stdout is not None
-        port = int(server.stdout.readline())
+        port = int(await server.stdout.readline())
         base_url = f"http://127.0.0.1:{port}/v1"
         raws, cores = [], []
         with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +107,7 @@ async def main() -> None:
                 raws.append(await raw_rate(base_url, sent))
     finally:
         server.terminate()
-        server.wait()
+        await server.wait()
     raw, core = statistics.median(raws), statistics.median(cores)
     print(f"{args.turns} turns in {args.conversations} conversations, median of {args.rounds} rounds")
     print(f"raw AsyncOpenAI streaming: {raw:8.1f} calls/s")

@@ -33,7 +33,7 @@ async def test_each_piped_line_is_answered_in_turn_then_it_exits(qwen: FakeQwen,
 
 async def test_answers_stream_in_pieces(qwen: FakeQwen, tmp_path: Path):
     qwen.queue(Script(text="one two three four", delay=0.01))
-    code, out, _ = await chat(qwen, tmp_path, "go\n")
+    _code, out, _ = await chat(qwen, tmp_path, "go\n")
     assert out == "qwen> one two three four\n"
     assert len(qwen.requests) == 1
 
@@ -52,7 +52,7 @@ async def test_channels_have_separate_memories(qwen: FakeQwen, tmp_path: Path):
 
 
 async def test_slash_commands_work_in_the_terminal(qwen: FakeQwen, tmp_path: Path):
-    code, out, _ = await chat(qwen, tmp_path, "hi\n/memory\n/model qwen-plus\n/persona Be a pirate.\n"
+    _code, out, _ = await chat(qwen, tmp_path, "hi\n/memory\n/model qwen-plus\n/persona Be a pirate.\n"
                               "/usage\n/reset\n/memory\n")
     lines = out.splitlines()
     assert lines[1].startswith("I remember 2 messages")
@@ -73,13 +73,13 @@ async def test_a_model_failure_is_one_line_and_the_chat_goes_on(qwen: FakeQwen, 
 
 
 async def test_bad_settings_give_a_short_error_and_no_traceback(qwen: FakeQwen, tmp_path: Path):
-    code, out, err = await chat(qwen, tmp_path, "hi\n", MAX_CONTEXT_TOKENS="many")
+    code, _out, err = await chat(qwen, tmp_path, "hi\n", MAX_CONTEXT_TOKENS="many")
     assert code == 2
     assert "MAX_CONTEXT_TOKENS" in err and "Traceback" not in err
     assert qwen.requests == []
 
 
 async def test_the_api_key_is_never_printed_or_logged(qwen: FakeQwen, tmp_path: Path):
-    code, out, err = await chat(qwen, tmp_path, "hi\n", QWEN_API_KEY="sk-top-secret", LOG_LEVEL="DEBUG")
+    _code, out, err = await chat(qwen, tmp_path, "hi\n", QWEN_API_KEY="sk-top-secret", LOG_LEVEL="DEBUG")
     assert "sk-top-secret" not in out + err
     assert qwen.auth_headers == ["Bearer sk-top-secret"]

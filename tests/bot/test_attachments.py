@@ -15,7 +15,7 @@ def test_images_over_ten_megabytes_are_skipped_with_a_note():
 def test_text_and_code_files_are_used_up_to_100_kb():
     assert classify("notes.txt", "text/plain; charset=utf-8", 10) == (AttachmentKind.TEXT, None)
     assert classify("main.py", "", 10) == (AttachmentKind.TEXT, None)
-    kind, note = classify("huge.log", "text/plain", TEXT_MAX_BYTES + 1)
+    _kind, note = classify("huge.log", "text/plain", TEXT_MAX_BYTES + 1)
     assert note and "100 KB" in note
 
 

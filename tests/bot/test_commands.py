@@ -103,6 +103,7 @@ async def test_channel_mode_shows_and_switches(core: ConversationCore):
 
 
 async def test_command_lines_are_dispatched_by_name(core: ConversationCore):
-    assert (await core.commands.run("/model qwen-plus", KEY, "u1")) == "This conversation now uses `qwen-plus`."
+    answer = await core.commands.run("/model qwen-plus", KEY, "u1")
+    assert answer == "This conversation now uses `qwen-plus`."
     assert (await core.commands.run("forget_me", KEY, "u1")).startswith("Deleted 0")
     assert (await core.commands.run("dance", KEY, "u1")).startswith("Commands:")

@@ -39,7 +39,8 @@ def test_the_newest_turn_is_sent_even_when_it_alone_exceeds_the_budget():
 
 def test_user_turns_carry_their_authors_name_in_shared_channels():
     ctx = build_context(persona="P", summary=Summary(), counter=counter, budget=1000,
-                        turns=[turn(1, "hi", name="Ann"), turn(2, "yo", name="Bo"), turn(3, "hey", "assistant")])
+                        turns=[turn(1, "hi", name="Ann"), turn(2, "yo", name="Bo"),
+                               turn(3, "hey", "assistant")])
     assert [m["content"] for m in ctx.messages[1:]] == ["Ann: hi", "Bo: yo", "hey"]
 
 
@@ -71,7 +72,8 @@ def test_nothing_to_fold_when_the_turns_fit_in_half_the_budget():
 
 
 def test_summary_request_carries_the_previous_summary_and_the_transcript():
-    messages = summary_request("Earlier: cats.", [turn(1, "I like dogs", name="Bo"), turn(2, "Noted", "assistant")])
+    transcript = [turn(1, "I like dogs", name="Bo"), turn(2, "Noted", "assistant")]
+    messages = summary_request("Earlier: cats.", transcript)
     assert "Earlier: cats." in messages[1]["content"]
     assert "Bo: I like dogs" in messages[1]["content"]
     assert "assistant: Noted" in messages[1]["content"]

@@ -27,7 +27,7 @@ def sent_texts(body: dict) -> list[str]:
 
 
 async def test_an_answer_streams_into_the_reply_and_finishes_with_the_whole_text(core, qwen: FakeQwen):
-    qwen.queue(Script(text="one two three"))
+    qwen.queue(Script(text="one two three", delay=0.01))
     reply = RecordingReply()
     assert await core.handle(message("hello"), reply) is Outcome.ANSWERED
     assert reply.started_called
@@ -157,7 +157,7 @@ async def test_a_message_longer_than_the_budget_is_cut_with_a_note(make_settings
 
 async def test_partial_updates_are_coalesced_to_the_adapters_interval(core, qwen: FakeQwen):
     # An interval far longer than the stream: only the first text goes out before the final one.
-    qwen.queue(Script(text=" ".join(f"w{i}" for i in range(40))))
+    qwen.queue(Script(text=" ".join(f"w{i}" for i in range(40)), delay=0.002))
     reply = RecordingReply(update_interval=60.0)
     await core.handle(message("go"), reply)
     assert reply.partials == ["w0 "]
@@ -197,9 +197,9 @@ async def test_text_files_are_inlined_with_their_names(core, qwen: FakeQwen):
 
 async def test_skipped_attachment_notes_reach_the_user(core, qwen: FakeQwen):
     reply = RecordingReply()
-    await core.handle(message("hi", skipped_notes=("Skipped movie.mp4: I can read images and text files only.",)),
-                      reply)
-    assert reply.notices == ["Skipped movie.mp4: I can read images and text files only."]
+    note = "Skipped movie.mp4: I can read images and text files only."
+    await core.handle(message("hi", skipped_notes=(note,)), reply)
+    assert reply.notices == [note]
 
 
 async def test_a_failing_reply_surface_does_not_stop_the_answer_being_stored(core, qwen: FakeQwen):
