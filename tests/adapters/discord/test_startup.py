@@ -1,0 +1,67 @@
+"""Starting the adapter: credentials, the invite link, and one-line errors for bad settings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from adapters.discord import DiscordAdapter, DiscordSettings
+from bot.config import ConfigError
+from tests.adapters.discord.conftest import answer_to, at
+from tests.fakes.qwen import Script
+
+
+def test_missing_names_the_token_when_unset() -> None:
+    assert DiscordAdapter().missing() == "DISCORD_TOKEN is not set"
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    monkeypatch.setenv("DISCORD_API_URL", "http://proxy.internal:8080/api/v10/")
+    monkeypatch.setenv("DISCORD_BLOCKED_USERS", "1, 2")
+    adapter = DiscordAdapter()
+    assert adapter.missing() is None
+    assert adapter.settings.discord_api_url == "http://proxy.internal:8080/api/v10"
+    assert adapter.settings.discord_blocked_users == ["1", "2"]
+    assert "abc" not in repr(adapter.settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("SHARD_IDS", "0,1", "SHARD_IDS needs SHARD_COUNT"),
+        ("DISCORD_ALLOWED_USERS", "alice", "DISCORD_ALLOWED_USERS"),
+        ("DISCORD_API_URL", "discord.com", "DISCORD_API_URL"),
+    ],
+)
+def test_bad_settings_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, named: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=named):
+        DiscordAdapter().missing()
+
+
+async def test_a_bad_token_is_one_line(fake, core) -> None:
+    adapter = DiscordAdapter(DiscordSettings(discord_token="wrong", discord_api_url=fake.api_url))
+    with pytest.raises(ConfigError) as raised:
+        await adapter.serve(core)
+    assert "DISCORD_TOKEN" in str(raised.value) and "\n" not in str(raised.value)
+    assert "wrong" not in str(raised.value)
+
+
+async def test_the_invite_url_is_logged_with_the_permissions_it_needs(world, fake, make_bot, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.discord")
+    await make_bot()
+    invite = next(r.getMessage() for r in caplog.records if "invite" in r.getMessage().lower())
+    assert f"client_id={fake.app_id}" in invite
+    assert "scope=bot+applications.commands" in invite
+    assert "permissions=" in invite
+
+
+async def test_the_rest_base_url_follows_discord_api_url(world, fake, make_bot, qwen: Any) -> None:
+    qwen.responder = lambda body: Script("via the proxy")
+    bot = await make_bot(discord_api_url=fake.api_url)
+    msg = await fake.say(world["alice"], f"{at(fake)} hi", channel_id=world["general"])
+    await answer_to(fake, msg, "via the proxy")
+    assert bot.client.http.token == fake.token
