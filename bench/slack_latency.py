@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adapters.slack import SlackAdapter  # noqa: E402
-from adapters.slack.config import SlackSettings  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.core import ConversationCore  # noqa: E402
-from tests.fakes.qwen import FakeQwen, Script  # noqa: E402
-from tests.fakes.slack import FakeSlack  # noqa: E402
+from adapters.slack import SlackAdapter
+from adapters.slack.config import SlackSettings
+from bot.config import Settings
+from bot.core import ConversationCore
+from tests.fakes.qwen import FakeQwen, Script
+from tests.fakes.slack import FakeSlack
 
 REPLIES = 50
 ANSWER = " ".join(f"token{i}" for i in range(40))
@@ -95,7 +95,8 @@ async def main() -> None:
                 for metric, (p50, p95) in (await run_case(mode, where, Path(tmp))).items():
                     rows.append((mode, where, metric, p50, p95))
     header = f"{'mode':<8}{'reply path':<22}{'metric':<30}{'p50 ms':>9}{'p95 ms':>9}"
-    lines = [f"Slack adapter latency over loopback fakes, {REPLIES} replies per row", header, "-" * len(header)]
+    title = f"Slack adapter latency over loopback fakes, {REPLIES} replies per row"
+    lines = [title, header, "-" * len(header)]
     lines += [f"{m:<8}{w:<22}{k:<30}{p50:>9.1f}{p95:>9.1f}" for m, w, k, p50, p95 in rows]
     sys.stdout.write("\n".join(lines) + "\n")
 
