@@ -188,10 +188,6 @@ class SlackBot:
         self._spawn(self._handle_event(body, event))
 
     async def _handle_event(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        event_id = str(body.get("event_id") or "")
-        if event_id and not await self.core.claim_event(PLATFORM, event_id):
-            log.info("Slack: event %s seen before (retry or redelivery), skipped", event_id)
-            return
         team = str(body.get("team_id") or event.get("team") or self.team_id)
         message = read_message(event, team, bot_user_id=self.bot_user_id, bot_id=self.bot_id,
                                answer_bots=self.settings.answer_bots)
@@ -202,6 +198,13 @@ class SlackBot:
         mode = await self.core.channel_mode(message.channel_key)
         thread_history = message.in_thread and await self.core.has_history(message.thread_key)
         decision = decide(message, bot_user_id=self.bot_user_id, mode=mode, thread_has_history=thread_history)
+        if decision.trigger is Trigger.NONE and not thread_history:
+            return
+        # Claimed only now, so the chatter of busy channels costs no database writes.
+        event_id = str(body.get("event_id") or "")
+        if event_id and not await self.core.claim_event(PLATFORM, event_id):
+            log.info("Slack: event %s seen before (retry or redelivery), skipped", event_id)
+            return
         if decision.trigger is Trigger.NONE:
             if thread_history:
                 await self.core.record(await self._incoming(message, decision.key, Trigger.NONE, files=False))
@@ -231,7 +234,9 @@ class SlackBot:
         )
         outcome = await self.core.handle(incoming, reply)
         if outcome is Outcome.EMPTY:
-            await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=EMPTY_MENTION)
+            # Nothing to ask about: say why (e.g. only an unreadable file) or how to ask.
+            notes = " ".join(incoming.skipped_notes) or EMPTY_MENTION
+            await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=to_mrkdwn(notes))
         return outcome
 
     async def _incoming(

@@ -12,7 +12,7 @@ import re
 
 from markdown_to_mrkdwn import SlackMarkdownConverter
 
-from bot.render import split_text
+from bot.render import FENCE, split_text
 
 #: Slack accepts 40,000 characters of text but recommends 4,000, and chat.update has refused
 #: messages near 4k: every message the bot writes stays under this.
@@ -70,6 +70,30 @@ def mrkdwn_pieces(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return split_text(to_mrkdwn(markdown), limit) or [""]
 
 
-def stream_pieces(markdown: str, limit: int = STREAM_LIMIT) -> list[str]:
-    """An answer as one or more streamed messages' markdown_text."""
-    return split_text(to_stream_markdown(markdown), limit) or [""]
+def open_fence(text: str) -> str | None:
+    """The opening line of a code block `text` leaves open (e.g. "```python"), or None."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        match = FENCE.match(line)
+        if not match:
+            continue
+        if fence is None:
+            fence = line.strip()
+            continue
+        marker, closing = fence_marker(fence), match.group(1)
+        if closing[0] == marker[0] and len(closing) >= len(marker) and not match.group(2).strip():
+            fence = None
+    return fence
+
+
+def fence_marker(fence: str) -> str:
+    """The backticks (or tildes) that close the code block `fence` opened."""
+    match = FENCE.match(fence)
+    return match.group(1) if match else "```"
+
+
+def settled(text: str) -> str:
+    """The part of a growing text that later text cannot change: everything up to the last space
+    or newline, so a half-written `<!her` or `@chan` is never sent before it can be defused."""
+    cut = max(text.rfind(" "), text.rfind("\n"))
+    return text[: cut + 1]

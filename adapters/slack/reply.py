@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import mrkdwn_pieces, stream_pieces, to_mrkdwn
+from adapters.slack.render import (
+    STREAM_LIMIT,
+    fence_marker,
+    mrkdwn_pieces,
+    open_fence,
+    settled,
+    to_mrkdwn,
+    to_stream_markdown,
+)
 from bot.reply import Reply
 
 log = logging.getLogger(__name__)
@@ -109,7 +117,8 @@ class SlackReply(Reply):
         self.messages: list[_Message] = []
         self.text = ""
         self._status_task: asyncio.Task[None] | None = None
-        self._posted_anything = False
+        self._streamed = ""  # the answer's markdown already streamed, without added fence lines
+        self._reopen = ""  # a code block's opening line to repeat at the top of the next message
 
     # -- Reply ------------------------------------------------------------------------------
 
@@ -154,31 +163,54 @@ class SlackReply(Reply):
         await self._update_to(text, final=final)
 
     async def _stream_to(self, text: str, *, final: bool) -> None:
-        pieces = stream_pieces(text)
-        for index, piece in enumerate(pieces):
-            done = final or index < len(pieces) - 1
-            if index >= len(self.messages):
+        """Extend the streamed messages to `text`; a message that fills up is closed and continued.
+
+        Streamed text cannot be taken back, so only the settled part of a partial text is sent,
+        and a full message is cut at a line end, its open code block closed and reopened.
+        """
+        full = to_stream_markdown(text if final else settled(text))
+        if not full.startswith(self._streamed):
+            raise _Diverged
+        new = full[len(self._streamed):]
+        while new:
+            current = self.messages[-1] if self.messages and self.messages[-1].streaming else None
+            used = len(current.content) if current else len(self._reopen)
+            fence = open_fence(self._streamed + new)
+            room = STREAM_LIMIT - used - (len(fence or "") + 8)
+            if len(new) <= room:
+                chunk = new
+            else:
+                cut = new.rfind("\n", 0, room) + 1
+                chunk = new[: cut if cut > 0 else room]
+            if current is None:
+                first = self._reopen + chunk
                 response = await self.client.chat_startStream(
-                    channel=self.channel, thread_ts=self.thread_ts, markdown_text=piece,  # type: ignore[arg-type]
+                    channel=self.channel, thread_ts=self.thread_ts, markdown_text=first,  # type: ignore[arg-type]
                     recipient_user_id=self.user, recipient_team_id=self.team,
                 )
-                self.messages.append(_Message(str(response["ts"]), True, piece))
-                self._posted_anything = True
+                current = _Message(str(response["ts"]), True, first)
+                self.messages.append(current)
+                self._reopen = ""
             else:
-                message = self.messages[index]
-                if not piece.startswith(message.content):
-                    raise _Diverged
-                delta = piece[len(message.content):]
-                if delta:
-                    if not message.streaming:
-                        raise _Diverged
-                    await self.client.chat_appendStream(
-                        channel=self.channel, ts=message.ts, markdown_text=delta)
-                    message.content = piece
-            message = self.messages[index]
-            if done and message.streaming:
-                await self.client.chat_stopStream(channel=self.channel, ts=message.ts)
-                message.streaming = False
+                await self.client.chat_appendStream(channel=self.channel, ts=current.ts, markdown_text=chunk)
+                current.content += chunk
+            self._streamed += chunk
+            new = new[len(chunk):]
+            if new:
+                # This message is full: close it (and its code block); the rest goes in the next one.
+                fence = open_fence(self._streamed)
+                closer = ""
+                if fence:
+                    closer = ("" if self._streamed.endswith("\n") else "\n") + fence_marker(fence)
+                    self._reopen = fence + "\n"
+                await self._stop(current, closer)
+        if final and self.messages and self.messages[-1].streaming:
+            await self._stop(self.messages[-1], "")
+
+    async def _stop(self, message: _Message, closer: str) -> None:
+        await self.client.chat_stopStream(channel=self.channel, ts=message.ts, markdown_text=closer or None)
+        message.content += closer
+        message.streaming = False
 
     async def _update_to(self, text: str, *, final: bool) -> None:
         pieces = mrkdwn_pieces(text)
@@ -190,7 +222,6 @@ class SlackReply(Reply):
                 )
                 self.messages.append(_Message(str(response["ts"]), False, piece, kind="post",
                                               updated_at=time.monotonic()))
-                self._posted_anything = True
                 continue
             message = self.messages[index]
             if message.content == piece and not message.streaming:

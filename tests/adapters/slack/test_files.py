@@ -70,3 +70,12 @@ async def test_a_file_alone_is_enough_to_ask(slack, qwen, start_bot) -> None:
     await slack.deliver(slack.message("", channel=DM, files=[source]))
     await run.idle()
     assert "buy milk" in prompt(qwen.chat_requests[-1])
+
+
+async def test_an_unreadable_file_alone_is_explained_without_a_model_call(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    video = slack.add_file("F0MOV", "demo.mp4", "video/mp4", b"\0" * 10)
+    await slack.deliver(slack.message("", channel=DM, files=[video]))
+    await run.idle()
+    assert qwen.requests == []
+    assert slack.texts(DM) == ["Skipped demo.mp4: I can read images and text files only."]

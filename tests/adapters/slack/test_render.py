@@ -10,7 +10,8 @@ from adapters.slack.render import (
     MESSAGE_LIMIT,
     WORD_JOINER,
     mrkdwn_pieces,
-    stream_pieces,
+    open_fence,
+    settled,
     to_mrkdwn,
     to_stream_markdown,
 )
@@ -89,8 +90,14 @@ def test_long_answers_split_under_the_limit_without_breaking_code_or_losing_text
         assert f"line_{i} = {i}" in joined
 
 
-def test_streamed_pieces_are_larger_but_still_bounded() -> None:
-    answer = "\n".join("x" * 100 for _ in range(300))
-    pieces = stream_pieces(answer)
-    assert len(pieces) == 3
-    assert "".join(p.replace("\n", "") for p in pieces) == "x" * 30000
+def test_open_fence_names_the_code_block_left_open() -> None:
+    assert open_fence("text\n```python\nx = 1\n") == "```python"
+    assert open_fence("```python\nx = 1\n```\nafter") is None
+    assert open_fence("````\n```\nstill open") == "````"
+
+
+def test_settled_text_stops_before_a_word_still_being_written() -> None:
+    assert settled("hello <!her") == "hello "
+    assert settled("ping @chan") == "ping "
+    assert settled("line one\nsecond") == "line one\n"
+    assert settled("nospace") == ""

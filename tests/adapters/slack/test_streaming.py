@@ -126,6 +126,23 @@ async def test_long_streamed_answer_continues_in_more_messages_with_code_intact(
     assert texts[0].startswith("Intro line.") and texts[-1].endswith("The end.")
 
 
+async def test_slowly_streamed_long_answer_crosses_message_boundaries_cleanly(slack, qwen, start_bot):
+    lines = [f"step_{i} = compute({i})  # keep going" for i in range(700)]
+    answer = "Start.\n\n```python\n" + "\n".join(lines) + "\n```\n\nDone @here."
+    qwen.queue(Script(answer, chunks=150, delay=0.004))
+    run = await start_bot()
+    thread = await mention(slack, run)
+    texts = slack.texts(GENERAL, thread)
+    assert len(texts) >= 3
+    assert slack.count("chat.update") == 0  # streamed all the way, never rewritten
+    assert slack.count("chat.startStream") == len(texts) == slack.count("chat.stopStream")
+    assert all(len(t) <= STREAM_LIMIT and t.count("```") % 2 == 0 for t in texts)
+    assert all(t.startswith("```python") for t in texts[1:-1])
+    joined = "\n".join(texts)
+    assert all(f"step_{i} = compute({i})" in joined for i in range(700))
+    assert texts[-1].endswith("Done @\u2060here.")
+
+
 async def test_long_answer_without_streaming_is_split_under_the_message_limit(slack, qwen, start_bot) -> None:
     slack.stream_error = "missing_scope"
     answer = "\n\n".join(f"Paragraph {i}. " + "lorem ipsum " * 50 for i in range(60))
