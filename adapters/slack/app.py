@@ -20,6 +20,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -63,6 +64,16 @@ NO_PERMISSION = {
 }
 
 
+class _SameTokenNotice(logging.Filter):
+    """Bolt warns that its own SLACK_BOT_TOKEN lookup is unused when given a client; it is the same token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_SAME_TOKEN = _SameTokenNotice()
+
+
 class SlackBot:
     """One running Slack app bound to one core."""
 
@@ -75,14 +86,17 @@ class SlackBot:
             retry_handlers=[AsyncConnectionErrorRetryHandler(),
                             AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
+        bolt_logger = logging.getLogger("slack_bolt")
+        bolt_logger.addFilter(_SAME_TOKEN)
         self.app = AsyncApp(
+            name="qwenbot",
             client=self.client,
             signing_secret=settings.signing_secret,
             request_verification_enabled=not settings.socket_mode,
             # Our listeners only hand the work to a task and return, so acking after them costs
             # nothing and Slack hears back only once the work is registered (and drained on stop).
             process_before_response=True,
-            logger=logging.getLogger("slack_bolt"),
+            logger=bolt_logger,
         )
         self.app.event("app_mention")(self._on_message_event)
         self.app.event("message")(self._on_message_event)
