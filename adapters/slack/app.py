@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 NAME_TTL = 3600.0
 THREAD_READ_LIMIT = 50
+SHUTDOWN_GRACE = 10.0
 BAD_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
              "not_allowed_token_type"}
 SETTINGS_CHANGES = {"reset", "persona", "model", "channel-mode"}
@@ -163,6 +164,9 @@ class SlackBot:
             await self._socket.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._tasks:
+            # Answers under way get a moment to finish rather than leave a stream hanging open.
+            await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

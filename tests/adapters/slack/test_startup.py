@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackSettings
 from bot.config import ConfigError
-from tests.adapters.slack.conftest import DM
+from tests.adapters.slack.conftest import DM, GENERAL
+from tests.fakes.qwen import Script
+
+MANIFEST = Path(__file__).resolve().parents[3] / "slack" / "manifest.yml"
 
 
 def test_missing_credentials_are_named(monkeypatch) -> None:
@@ -68,3 +73,31 @@ async def test_every_web_api_call_goes_to_the_configured_url(slack, qwen, start_
     methods = {name for name, _ in slack.calls}
     assert {"auth.test", "users.info", "chat.postMessage"} <= methods
     assert slack.count("auth.test") == 2  # ours at start, and Bolt's own authorization
+
+
+def test_manifest_declares_what_the_adapter_uses() -> None:
+    text = MANIFEST.read_text()
+    assert f"command: {SlackSettings().slack_command}" in text
+    for event in ("app_mention", "message.channels", "message.groups", "message.im", "message.mpim"):
+        assert f"- {event}" in text
+    for scope in ("app_mentions:read", "assistant:write", "chat:write", "commands", "files:read",
+                  "users:read", "channels:history", "channels:read", "im:history"):
+        assert f"- {scope}" in text
+    assert "socket_mode_enabled: true" in text
+
+
+async def test_streaming_can_be_turned_off(slack, qwen, start_bot) -> None:
+    run = await start_bot(slack_streaming=False)
+    events = slack.mention("hi")
+    await slack.deliver_all(events)
+    await run.idle()
+    assert slack.count("chat.startStream") == 0
+    assert slack.texts(GENERAL, events[0]["ts"]) == ["Hello from fake Qwen."]
+
+
+async def test_an_answer_under_way_finishes_before_shutdown(slack, qwen, start_bot) -> None:
+    qwen.queue(Script("almost done", first_delay=0.3))
+    run = await start_bot()
+    await slack.deliver(slack.message("hi", channel=DM))
+    await run.stop()
+    assert slack.texts(DM) == ["almost done"]
