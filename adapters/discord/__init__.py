@@ -26,6 +26,10 @@ NEEDS_INTENT = (
 )
 
 
+#: Seconds a stopping bot gives answers under way to finish.
+SHUTDOWN_GRACE = 10.0
+
+
 class DiscordAdapter:
     """What `qwenbot discord` runs. Settings come from the environment unless given."""
 
@@ -65,5 +69,6 @@ class DiscordAdapter:
         except discord.PrivilegedIntentsRequired:
             raise ConfigError(NEEDS_INTENT) from None
         finally:
+            await client.drain(SHUTDOWN_GRACE)
             await client.close()
             discord.http.Route.BASE = previous_base

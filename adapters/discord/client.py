@@ -6,6 +6,7 @@ channel-mode lookup, attachment downloads and app-command registration.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -70,6 +71,7 @@ class _Behaviour:
         self._ready_callback = on_ready
         self._modes: dict[ConversationKey, tuple[ChannelMode, float]] = {}
         self._downloads: aiohttp.ClientSession | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
         self.synced = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -142,10 +144,22 @@ class _Behaviour:
     # -- messages -----------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
         try:
             await self.handle_message(message)
         except Exception:
             log.exception("failed to handle message %s in channel %s", message.id, message.channel.id)
+        finally:
+            self._inflight.discard(task)  # type: ignore[arg-type]
+
+    async def drain(self, grace: float) -> None:
+        """Let answers under way finish (and be remembered) before the connection closes."""
+        pending = {t for t in self._inflight if not t.done()}
+        if pending:
+            log.info("waiting up to %.0f s for %d answers to finish", grace, len(pending))
+            await asyncio.wait(pending, timeout=grace)
 
     async def handle_message(self, message: discord.Message) -> None:
         assert self.user is not None

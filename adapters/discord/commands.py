@@ -6,6 +6,7 @@ conversation belongs to the user, so no permission is needed there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
@@ -87,7 +88,13 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
             text=text,
             trigger=Trigger.COMMAND,
         )
-        await core.handle(incoming, bot.new_reply(InteractionSurface(interaction)))
+        task = asyncio.current_task()
+        if task is not None:
+            bot._inflight.add(task)
+        try:
+            await core.handle(incoming, bot.new_reply(InteractionSurface(interaction)))
+        finally:
+            bot._inflight.discard(task)  # type: ignore[arg-type]
 
     @tree.command(name="reset", description="Make me forget this conversation")
     @app_commands.default_permissions(manage_channels=True)

@@ -83,6 +83,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.channel_log: dict[int, list[int]] = defaultdict(list)
         self.deleted: set[int] = set()
+        self.created_at: dict[int, float] = {}  # perf_counter when each message was posted
         self.edits: list[Edit] = []
         self.requests: list[tuple[str, str, Any]] = []
         self.rejections: list[
@@ -783,6 +784,7 @@ class FakeDiscord:
     def _store(self, message: dict[str, Any]) -> None:
         mid = int(message["id"])
         self.messages[mid] = message
+        self.created_at[mid] = time.perf_counter()
         self.channel_log[int(message["channel_id"])].append(mid)
 
     def _bot_message(self, channel_id: int, body: dict[str, Any], *, flags: int = 0) -> dict[str, Any]:
