@@ -33,7 +33,8 @@ Request = tuple[list[dict[str, object]], str]
 
 
 class NullReply(Reply):
-    update_interval = 0.0
+    def __init__(self, update_interval: float) -> None:
+        self.update_interval = update_interval
 
     async def partial(self, text: str) -> None:
         return None
@@ -45,23 +46,27 @@ class NullReply(Reply):
         raise RuntimeError(message)
 
 
-async def raw_rate(base_url: str, requests: list[Request]) -> float:
+async def raw_rate(base_url: str, requests: list[Request], parallel: int) -> float:
     client = AsyncOpenAI(api_key="bench", base_url=base_url)
+
+    async def worker(share: list[Request]) -> None:
+        for messages, model in share:
+            stream = await client.chat.completions.create(
+                model=model, messages=messages, stream=True,  # type: ignore[arg-type]
+                stream_options={"include_usage": True}, max_completion_tokens=2048,
+            )
+            async for _chunk in stream:
+                pass
+
     start = time.perf_counter()
-    for messages, model in requests:
-        stream = await client.chat.completions.create(
-            model=model, messages=messages, stream=True,  # type: ignore[arg-type]
-            stream_options={"include_usage": True}, max_completion_tokens=2048,
-        )
-        async for _chunk in stream:
-            pass
+    await asyncio.gather(*(worker(requests[i::parallel]) for i in range(parallel)))
     elapsed = time.perf_counter() - start
     await client.close()
     return len(requests) / elapsed
 
 
 async def core_rate(base_url: str, turns: int, conversations: int, database: Path,
-                    sent: list[Request]) -> float:
+                    sent: list[Request], parallel: int, update_interval: float = 1.0) -> float:
     settings = Settings(qwen_api_key="bench", qwen_base_url=base_url,  # type: ignore[arg-type]
                         database_url=f"sqlite:///{database}")
     core = await ConversationCore.start(settings)
@@ -74,10 +79,14 @@ async def core_rate(base_url: str, turns: int, conversations: int, database: Pat
     core.llm.stream = recording  # type: ignore[method-assign]
     author = Author("u1", "Ann")
     keys = [ConversationKey("bench", "space", f"c{i}") for i in range(conversations)]
+
+    async def worker(numbers: range) -> None:
+        for turn in numbers:
+            incoming = Incoming(keys[turn % conversations], f"m{turn}", author, "Hello there")
+            await core.handle(incoming, NullReply(update_interval))
+
     start = time.perf_counter()
-    for turn in range(turns):
-        incoming = Incoming(keys[turn % conversations], f"m{turn}", author, "Hello there")
-        await core.handle(incoming, NullReply())
+    await asyncio.gather(*(worker(range(i, turns, parallel)) for i in range(parallel)))
     elapsed = time.perf_counter() - start
     await core.close()
     return turns / elapsed
@@ -88,6 +97,10 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=400)
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--update-interval", type=float, default=1.0,
+                        help="seconds between partial updates the reply accepts (Discord 1.2, Slack 1.0)")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="turns in flight at once (conversations answered side by side)")
     args = parser.parse_args()
     server = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.fakes.qwen", cwd=ROOT,
                                                   stdout=asyncio.subprocess.PIPE)
@@ -98,18 +111,20 @@ async def main() -> None:
         raws, cores = [], []
         with tempfile.TemporaryDirectory() as tmp:
             warm: list[Request] = []
-            await core_rate(base_url, 20, 5, Path(tmp) / "warm.db", warm)  # warm up both sides
-            await raw_rate(base_url, warm)
+            await core_rate(base_url, 20, 5, Path(tmp) / "warm.db", warm, 1)  # warm up both sides
+            await raw_rate(base_url, warm, 1)
             for round_ in range(args.rounds):
                 sent: list[Request] = []
                 database = Path(tmp) / f"bench{round_}.db"
-                cores.append(await core_rate(base_url, args.turns, args.conversations, database, sent))
-                raws.append(await raw_rate(base_url, sent))
+                cores.append(await core_rate(base_url, args.turns, args.conversations, database, sent,
+                                             args.parallel, args.update_interval))
+                raws.append(await raw_rate(base_url, sent, args.parallel))
     finally:
         server.terminate()
         await server.wait()
     raw, core = statistics.median(raws), statistics.median(cores)
-    print(f"{args.turns} turns in {args.conversations} conversations, median of {args.rounds} rounds")
+    print(f"{args.turns} turns in {args.conversations} conversations, {args.parallel} at a time, "
+          f"updates every {args.update_interval}s, median of {args.rounds} rounds")
     print(f"raw AsyncOpenAI streaming: {raw:8.1f} calls/s")
     print(f"through the core:          {core:8.1f} turns/s")
     print(f"core keeps {core / raw:.1%} of the raw client's rate (target: at least 85%)")

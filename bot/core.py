@@ -144,7 +144,7 @@ class ConversationCore:
 
     async def _answer(self, incoming: Incoming, reply: Reply) -> Outcome:
         key = incoming.key
-        conv = await self.store.settings(key)
+        conv, summary = await self.store.state(key)
         persona = conv.persona or self.settings.system_prompt
         text = inline_text(incoming.text, incoming.attachments)
         room = self.settings.max_context_tokens - self.counter.count(persona) - 4 * MESSAGE_OVERHEAD
@@ -160,7 +160,7 @@ class ConversationCore:
         for note in notes:
             await _quietly(reply.notice(note))
 
-        summary = await self.store.summary(key)
+        # The summary read above still holds: summaries change only under this conversation's lock.
         turns = await self.store.turns_after(key, summary.upto_turn_id)
         images = image_urls(incoming.attachments)
         context = build_context(

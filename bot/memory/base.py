@@ -134,6 +134,10 @@ class MemoryStore(ABC):
     async def claim_event(self, platform: str, event_id: str) -> bool:
         """True the first time an event id is claimed, False ever after (across restarts and replicas)."""
 
+    async def state(self, key: ConversationKey) -> tuple[ConversationSettings, Summary]:
+        """Settings and summary together: what every turn reads first. Backends may do it in one query."""
+        return await self.settings(key), await self.summary(key)
+
     @contextlib.asynccontextmanager
     async def lock(self, key: ConversationKey) -> AsyncIterator[None]:
         """Serialise turns of one conversation across processes. One process needs nothing more."""

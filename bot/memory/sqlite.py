@@ -184,6 +184,15 @@ class SQLiteStore(MemoryStore):
         )
         return next((Summary(text, upto) for text, upto in rows), Summary())
 
+    async def state(self, key: ConversationKey) -> tuple[ConversationSettings, Summary]:
+        conv = await self._conversation_id(key, create=False)
+        rows = await self.db.execute_fetchall(
+            "SELECT persona, model, mode, summary, summary_upto FROM conversations WHERE id=?", (conv,)
+        )
+        for persona, model, mode, summary, upto in rows:
+            return ConversationSettings(persona, model, ChannelMode(mode)), Summary(summary, upto)
+        return ConversationSettings(), Summary()
+
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
         conv = await self._conversation_id(key)
         cur = await self.db.execute(
