@@ -27,7 +27,43 @@ _BROADCAST_WORD = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 _SPECIAL = re.compile(r"<([!@])")
 _QUOTE = re.compile(r"^(\s*)&gt;(?= |$)", re.MULTILINE)
 
-_converter = SlackMarkdownConverter()
+_INLINE_CODE = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+
+# The library's italic and underscore-bold rules also fire on `x * y * z` and `snake__case__name`;
+# CommonMark needs the markers to hug the text and not sit inside a word.
+_STRICTER = {
+    r"(?<!\*)\*([^*\n]+?)\*(?!\*)": re.compile(r"(?<![*\w])\*(?![\s*])([^*\n]*?[^\s*])\*(?![*\w])"),
+    r"__(.+?)__": re.compile(r"(?<!\w)__(?!\s)(.+?)(?<!\s)__(?!\w)"),
+}
+
+
+def _make_converter() -> SlackMarkdownConverter:
+    converter = SlackMarkdownConverter()
+    for rules in (converter.patterns, converter.inline_patterns):
+        rules[:] = [(_STRICTER.get(pattern.pattern, pattern), replacement) for pattern, replacement in rules]
+    return converter
+
+
+_converter = _make_converter()
+
+
+def _hide_inline_code(markdown: str) -> tuple[str, list[str]]:
+    """Inline code spans swapped for placeholders, so no formatting rule touches their insides."""
+    spans: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        spans.append(match.group(0))
+        return f"\ue000{len(spans) - 1}\ue001"
+
+    lines, fence = [], None
+    for line in markdown.split("\n"):
+        if FENCE.match(line):
+            fence = None if fence and open_fence(fence + "\n" + line) is None else (fence or line.strip())
+            lines.append(line)
+        else:
+            lines.append(line if fence else _INLINE_CODE.sub(hide, line))
+    return "\n".join(lines), spans
 
 
 def _escape(text: str) -> str:
@@ -43,7 +79,8 @@ def to_mrkdwn(markdown: str) -> str:
     """Model Markdown as Slack mrkdwn: bold, italics, strike, links, headings, lists, code blocks."""
     if not markdown:
         return ""
-    converted = _converter.convert(markdown)
+    hidden, spans = _hide_inline_code(markdown)
+    converted = _converter.convert(hidden)
     # Slack shows a fence's language tag as the first line of code.
     converted = _FENCE_WITH_LANGUAGE.sub(r"\1\2", converted)
     out: list[str] = []
@@ -57,6 +94,7 @@ def to_mrkdwn(markdown: str) -> str:
     text = "".join(out)
     # A leading ">" is Slack's quote marker and must stay as it is.
     text = _QUOTE.sub(r"\1>", text)
+    text = _PLACEHOLDER.sub(lambda m: _escape(spans[int(m.group(1))]), text)
     return _defuse_words(text)
 
 

@@ -49,6 +49,17 @@ def test_markdown_becomes_slack_mrkdwn() -> None:
     assert to_mrkdwn(GOLDEN_MARKDOWN) == GOLDEN_MRKDWN
 
 
+@pytest.mark.parametrize(("markdown", "expected"), [
+    ("x * y * z", "x * y * z"),
+    ("2*3*4", "2*3*4"),
+    ("snake__case__name", "snake__case__name"),
+    ("`a * b * c` and `*x*`", "`a * b * c` and `*x*`"),
+    ("*one* *two*", "_one_ _two_"),
+])
+def test_asterisks_and_underscores_that_are_not_emphasis_stay_as_written(markdown, expected) -> None:
+    assert to_mrkdwn(markdown) == expected
+
+
 def test_code_fence_language_tags_are_dropped() -> None:
     assert to_mrkdwn("```js\nx()\n```") == "```\nx()\n```"
 
