@@ -66,6 +66,17 @@ async def test_without_the_streaming_scope_it_posts_and_edits_mrkdwn(slack, qwen
     assert slack.texts(RANDOM)[-1] == "second"
 
 
+async def test_a_refused_stream_falls_back_for_that_answer_only(slack, qwen, start_bot) -> None:
+    slack.stream_error = "missing_recipient_user_id"
+    run = await start_bot()
+    first = await mention(slack, run, "one")
+    slack.stream_error = None
+    second = await mention(slack, run, "two")
+    assert slack.texts(GENERAL, first) == slack.texts(GENERAL, second) == ["Hello from fake Qwen."]
+    assert slack.count("chat.startStream") == 2
+    assert [m.markdown != "" for m in slack.bot_messages(GENERAL)] == [False, True]
+
+
 async def test_expired_stream_is_finished_with_an_edit_holding_the_full_text(slack, qwen, start_bot) -> None:
     slack.stream_expires_after = 1
     answer = " ".join(f"part{i}" for i in range(30))
