@@ -7,8 +7,10 @@ end of input, so `echo hi | qwenbot chat` works in scripts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -77,18 +79,35 @@ class TerminalAdapter:
     def missing(self) -> str | None:
         return None
 
-    async def _read_line(self) -> str | None:
+    def _start_reader(self) -> asyncio.Queue[str | None]:
+        """Lines from stdin, read by a daemon thread so Ctrl-C never waits on a blocked read."""
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def deliver(line: str | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed: we are exiting
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+
+        def read() -> None:
+            for line in iter(self.stdin.readline, ""):
+                deliver(line)
+            deliver(None)
+
+        threading.Thread(target=read, name="stdin", daemon=True).start()
+        return lines
+
+    async def _read_line(self, lines: asyncio.Queue[str | None]) -> str | None:
         if self.stdin.isatty():
             self.stdout.write("you> ")
             self.stdout.flush()
-        line = await asyncio.to_thread(self.stdin.readline)
-        return line if line else None
+        return await lines.get()
 
     async def serve(self, core: ConversationCore) -> None:
+        lines = self._start_reader()
         if self.stdin.isatty():
             self.stdout.write(f"Chatting in #{self.key.channel} with {core.settings.qwen_model}. "
                               "/help for commands, /quit or Ctrl-D to leave.\n")
-        while (line := await self._read_line()) is not None:
+        while (line := await self._read_line(lines)) is not None:
             text = line.rstrip("\n")
             if not text.strip():
                 continue
