@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot import __version__, adapter
 from bot.config import ConfigError, Settings, load
@@ -40,7 +40,7 @@ def configure_logging(level: str, command: str) -> None:
         logging.getLogger(noisy).setLevel(max(chosen, logging.WARNING))
 
 
-def choose_adapters(command: str) -> list[adapter.Adapter]:
+def choose_adapters(command: str) -> dict[str, adapter.Adapter]:
     if command != "run":
         names = adapter.available()
         if command not in names:
@@ -49,7 +49,7 @@ def choose_adapters(command: str) -> list[adapter.Adapter]:
         reason = chosen.missing()
         if reason:
             raise ConfigError(f"cannot start {command}: {reason}")
-        return [chosen]
+        return {command: chosen}
     ready, skipped = [], []
     for name in sorted(adapter.available()):
         try:
@@ -70,10 +70,18 @@ def choose_adapters(command: str) -> list[adapter.Adapter]:
                           + ". Set them, or try `qwenbot chat` in the terminal.")
     log.info("starting %s%s", ", ".join(n for n, _ in ready),
              f"; not starting {', '.join(skipped)}" if skipped else "")
-    return [a for _, a in ready]
+    return dict(ready)
 
 
-async def serve(settings: Settings, adapters: Sequence[adapter.Adapter]) -> None:
+async def run_adapter(name: str, item: adapter.Adapter, core: ConversationCore) -> None:
+    try:
+        await item.serve(core)
+    except OSError as exc:
+        # Unreachable at start (DNS, refused, TLS): one line, and a non-zero exit for the supervisor.
+        raise ConfigError(f"{name}: cannot connect: {exc}") from exc
+
+
+async def serve(settings: Settings, adapters: Mapping[str, adapter.Adapter]) -> None:
     core = await ConversationCore.start(settings)
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -81,8 +89,8 @@ async def serve(settings: Settings, adapters: Sequence[adapter.Adapter]) -> None
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     try:
         async with asyncio.TaskGroup() as group:
-            for item in adapters:
-                group.create_task(item.serve(core))
+            for name, item in adapters.items():
+                group.create_task(run_adapter(name, item, core))
     except* ConfigError as group:
         raise group.exceptions[0] from None
     finally:
@@ -99,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load(Settings)
         configure_logging(settings.log_level, args.command)
         if args.command == "chat":
-            adapters = [adapter.create("terminal", channel=args.channel)]
+            adapters = {"terminal": adapter.create("terminal", channel=args.channel)}
         else:
             adapters = choose_adapters(args.command)
         asyncio.run(serve(settings, adapters))

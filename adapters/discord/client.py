@@ -39,6 +39,11 @@ EMPTY_HINT = "Ask me something after the mention, for example: what can you help
 MODE_CACHE_SECONDS = 30.0
 
 
+# The bot never joins voice; discord.py's start-up warnings about voice libraries are noise.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
 def intents() -> discord.Intents:
     chosen = discord.Intents.none()
     chosen.guilds = True
