@@ -43,7 +43,7 @@ class Commands:
 
     async def persona(self, key: ConversationKey, text: str | None = None) -> str:
         if text is None or not text.strip():
-            current = (await self.store.settings(key)).persona
+            current = (await self.core.effective_settings(key)).persona
             if current:
                 return f"This conversation's persona:\n> {current}"
             return "This conversation uses the default persona. Set one with `persona <text>`."
@@ -60,7 +60,7 @@ class Commands:
         allowed = self.core.settings.qwen_models
         listing = ", ".join(f"`{m}`" for m in allowed)
         if name is None or not name.strip():
-            current = self.core.model_for((await self.store.settings(key)).model)
+            current = self.core.model_for((await self.core.effective_settings(key)).model)
             return f"Model: `{current}`. Available: {listing}."
         name = name.strip()
         if name not in allowed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.context import build_context, summary_request, turns_to_fold
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
-from bot.memory import MemoryStore, Summary, Turn, open_store
+from bot.memory import ConversationSettings, MemoryStore, Summary, Turn, open_store
 from bot.reply import Reply
 from bot.throttle import Throttle
 from bot.tokens import MESSAGE_OVERHEAD, TokenCounter
@@ -145,6 +146,7 @@ class ConversationCore:
     async def _answer(self, incoming: Incoming, reply: Reply) -> Outcome:
         key = incoming.key
         conv, summary = await self.store.state(key)
+        conv = await self._with_parent_settings(key, conv)
         persona = conv.persona or self.settings.system_prompt
         text = inline_text(incoming.text, incoming.attachments)
         room = self.settings.max_context_tokens - self.counter.count(persona) - 4 * MESSAGE_OVERHEAD
@@ -178,6 +180,18 @@ class ConversationCore:
         if context.left_out:
             self._summarise_later(key)
         return outcome
+
+    async def effective_settings(self, key: ConversationKey) -> ConversationSettings:
+        """The settings a turn in `key` uses: a thread follows its channel until it sets its own."""
+        return await self._with_parent_settings(key, await self.store.settings(key))
+
+    async def _with_parent_settings(
+        self, key: ConversationKey, own: ConversationSettings
+    ) -> ConversationSettings:
+        if key.thread is None or own.persona or own.model:
+            return own
+        parent = await self.store.settings(dataclasses.replace(key, thread=None))
+        return dataclasses.replace(own, persona=parent.persona, model=parent.model)
 
     def model_for(self, chosen: str | None, *, vision: bool = False) -> str:
         if vision:

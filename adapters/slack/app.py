@@ -236,7 +236,6 @@ class SlackBot:
                 await self._ephemeral(message.channel, message.user, LIMIT_MESSAGE, decision.reply_thread_ts)
             return
         if decision.key.thread and not await self.core.has_history(decision.key):
-            await self._inherit_settings(decision.key)
             if message.in_thread:
                 await self._read_thread_once(message)
         incoming = await self._incoming(message, decision.key, decision.trigger)
@@ -265,13 +264,6 @@ class SlackBot:
         attachments, notes = await self._files(message.files) if files else ((), ())
         author = Author(message.user, names.get(message.user, message.user), message.is_bot)
         return Incoming(key, message.ts, author, text, tuple(attachments), trigger, tuple(notes))
-
-    async def _inherit_settings(self, key: ConversationKey) -> None:
-        """A new thread starts with its channel's persona and model (set with `/qwen` in the channel)."""
-        channel = ConversationKey(key.platform, key.space, key.channel)
-        chosen = await self.core.store.settings(channel)
-        if chosen.persona or chosen.model:
-            await self.core.store.update_settings(key, persona=chosen.persona, model=chosen.model)
 
     async def _read_thread_once(self, message: SlackMessage) -> None:
         """Remember what was said in a thread before the bot was called into it (one API call, ever)."""
@@ -434,6 +426,5 @@ class SlackBot:
             return
         thread = str(posted["ts"])
         key = ConversationKey(PLATFORM, team, channel, thread)
-        await self._inherit_settings(key)
         incoming = Incoming(key, thread, Author(user, names.get(user, user)), text, (), Trigger.COMMAND)
         await self._answer(incoming, channel, thread, team, user)

@@ -299,3 +299,21 @@ async def test_stored_turns_record_who_said_what(core):
     turns: list[Turn] = await core.store.turns_after(KEY, 0)
     assert [(t.role, t.author_id, t.author_name) for t in turns] == [("user", "u2", "Bo"),
                                                                      ("assistant", "assistant", "assistant")]
+
+
+async def test_a_thread_follows_its_channels_persona_and_model(core, qwen: FakeQwen):
+    await core.commands.persona(KEY, "You are a pirate.")
+    await core.commands.model(KEY, "qwen-plus")
+    thread = ConversationKey("discord", "guild1", "general", "t1")
+    await core.handle(message("hi", key=thread), RecordingReply())
+    assert qwen.requests[0]["messages"][0]["content"] == "You are a pirate."
+    assert qwen.requests[0]["model"] == "qwen-plus"
+    assert "pirate" in await core.commands.persona(thread)
+
+
+async def test_a_threads_own_persona_wins_over_its_channels(core, qwen: FakeQwen):
+    thread = ConversationKey("discord", "guild1", "general", "t1")
+    await core.commands.persona(KEY, "You are a pirate.")
+    await core.commands.persona(thread, "You are a poet.")
+    await core.handle(message("hi", key=thread), RecordingReply())
+    assert qwen.requests[0]["messages"][0]["content"] == "You are a poet."
