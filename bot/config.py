@@ -9,19 +9,28 @@ from __future__ import annotations
 from typing import Annotated, TypeVar
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DASHSCOPE_INTL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 DASHSCOPE_MODELS = ["qwen-max", "qwen-plus", "qwen-turbo"]
 
-CommaList = Annotated[list[str], NoDecode]
-
-
 def split_commas(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+#: A setting written as "a, b, c" in the environment.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(split_commas)]
 
 
 class EnvSettings(BaseSettings):
@@ -51,11 +60,6 @@ class Settings(EnvSettings):
     qwen_idle_timeout: float = Field(default=30.0, gt=0)
     qwen_max_retries: int = Field(default=2, ge=0)
     log_level: str = "INFO"
-
-    @field_validator("qwen_models", mode="before")
-    @classmethod
-    def _split_models(cls, value: object) -> object:
-        return split_commas(value)
 
     @field_validator("qwen_base_url")
     @classmethod

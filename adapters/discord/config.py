@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from bot.access import AccessList
-from bot.config import CommaList, EnvSettings, split_commas
+from bot.config import CommaList, EnvSettings
 
 DISCORD_API = "https://discord.com/api/v10"
 
@@ -36,22 +36,6 @@ class DiscordSettings(EnvSettings):
     #: Writes (sends and edits) allowed per channel within `discord_edit_window` seconds.
     discord_channel_edits: int = Field(default=4, ge=1)
     discord_edit_window: float = Field(default=5.0, gt=0)
-
-    @field_validator(
-        "shard_ids",
-        "discord_allowed_guilds",
-        "discord_blocked_guilds",
-        "discord_allowed_channels",
-        "discord_blocked_channels",
-        "discord_allowed_roles",
-        "discord_blocked_roles",
-        "discord_allowed_users",
-        "discord_blocked_users",
-        mode="before",
-    )
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return split_commas(value)
 
     @field_validator(
         "discord_allowed_guilds",

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator
 
-from bot.config import CommaList, EnvSettings, split_commas
+from bot.config import CommaList, EnvSettings
 
 SLACK_API = "https://slack.com/api/"
 
@@ -37,14 +37,6 @@ class SlackSettings(EnvSettings):
     slack_streaming: bool = True
     slack_updates_per_minute: int = Field(default=45, ge=1)
     slack_command: str = "/qwen"
-
-    @field_validator(
-        "slack_allowed_channels", "slack_blocked_channels", "slack_allowed_users", "slack_blocked_users",
-        mode="before",
-    )
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return split_commas(value)
 
     @field_validator("slack_api_url")
     @classmethod
