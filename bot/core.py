@@ -19,6 +19,7 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.context import build_context, summary_request, turns_to_fold
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
+from bot.locks import KeyedLocks
 from bot.memory import ConversationSettings, MemoryStore, Summary, Turn, open_store
 from bot.reply import Reply
 from bot.throttle import Throttle
@@ -44,25 +45,11 @@ def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-class _KeyedLocks:
-    """One FIFO lock per conversation, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[ConversationKey, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: ConversationKey) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+@dataclasses.dataclass(frozen=True)
+class _Generated:
+    text: str
+    usage: Usage | None
+    interrupted: bool
 
 
 class ConversationCore:
@@ -78,7 +65,7 @@ class ConversationCore:
         self.llm = llm
         self.counter = counter or TokenCounter(settings.qwen_model)
         self.commands = Commands(self)
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
         self._slots = asyncio.Semaphore(settings.max_concurrent_replies)
         self._pending: set[tuple[ConversationKey, str]] = set()
         self._summarising: set[ConversationKey] = set()
@@ -91,7 +78,10 @@ class ConversationCore:
 
     async def close(self) -> None:
         if self._background:
-            await asyncio.wait(self._background, timeout=30)
+            _, late = await asyncio.wait(self._background, timeout=30)
+            for task in late:  # a summary still running is dropped; its turns stay as they were
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.llm.close()
         await self.store.close()
 
@@ -175,11 +165,23 @@ class ConversationCore:
             image_urls=images,
         )
         model = self.model_for(conv.model, vision=bool(images))
-        async with self._slots:
-            outcome = await self._stream(incoming, reply, context.messages, model, context.tokens)
+        await _quietly(reply.started())
+        async with self._slots:  # held only while the model streams, not while the platform catches up
+            result = await self._generate(reply, context.messages, model)
         if context.left_out:
             self._summarise_later(key)
-        return outcome
+        if isinstance(result, str):
+            await _quietly(reply.fail(result))
+            return Outcome.FAILED
+
+        await _quietly(reply.finish(result.text + INTERRUPTED_MARK if result.interrupted else result.text))
+        answer = Turn("assistant", "assistant", "assistant", result.text, self.counter.count(result.text))
+        await self.store.add_turn(key, answer)
+        usage = result.usage or Usage(context.tokens, answer.tokens)
+        await self.store.add_usage(
+            key, incoming.author.id, usage.prompt_tokens, usage.completion_tokens, today()
+        )
+        return Outcome.ANSWERED
 
     async def effective_settings(self, key: ConversationKey) -> ConversationSettings:
         """The settings a turn in `key` uses: a thread follows its channel until it sets its own."""
@@ -188,10 +190,12 @@ class ConversationCore:
     async def _with_parent_settings(
         self, key: ConversationKey, own: ConversationSettings
     ) -> ConversationSettings:
-        if key.thread is None or own.persona or own.model:
+        if key.thread is None or (own.persona and own.model):
             return own
         parent = await self.store.settings(dataclasses.replace(key, thread=None))
-        return dataclasses.replace(own, persona=parent.persona, model=parent.model)
+        return dataclasses.replace(
+            own, persona=own.persona or parent.persona, model=own.model or parent.model
+        )
 
     def model_for(self, chosen: str | None, *, vision: bool = False) -> str:
         if vision:
@@ -200,15 +204,14 @@ class ConversationCore:
             return chosen
         return self.settings.qwen_model
 
-    async def _stream(
-        self, incoming: Incoming, reply: Reply, messages: list[dict[str, object]], model: str,
-        prompt_estimate: int,
-    ) -> Outcome:
+    async def _generate(
+        self, reply: Reply, messages: list[dict[str, object]], model: str
+    ) -> _Generated | str:
+        """Stream the model's answer into `reply`'s partial updates; a failure is its sentence."""
         throttle = Throttle(reply)
         text = ""
         usage: Usage | None = None
         interrupted = False
-        await _quietly(reply.started())
         try:
             async for event in self.llm.stream(messages, model):
                 if isinstance(event, Usage):
@@ -219,24 +222,13 @@ class ConversationCore:
         except StreamInterrupted:
             interrupted = True
         except LLMError as exc:
-            await throttle.close()
-            log.warning("model call failed in %s: %s", incoming.key, exc.kind)
-            await _quietly(reply.fail(exc.user_message))
-            return Outcome.FAILED
+            log.warning("model call failed: %s", exc.kind)
+            return exc.user_message
         finally:
             await throttle.close()
         if not text.strip():
-            await _quietly(reply.fail(EMPTY_ANSWER))
-            return Outcome.FAILED
-
-        await _quietly(reply.finish(text + INTERRUPTED_MARK if interrupted else text))
-        answer = Turn("assistant", "assistant", "assistant", text, self.counter.count(text))
-        await self.store.add_turn(incoming.key, answer)
-        usage = usage or Usage(prompt_estimate, answer.tokens)
-        await self.store.add_usage(
-            incoming.key, incoming.author.id, usage.prompt_tokens, usage.completion_tokens, today()
-        )
-        return Outcome.ANSWERED
+            return EMPTY_ANSWER
+        return _Generated(text, usage, interrupted)
 
     # -- rolling summary ----------------------------------------------------------------------
 
@@ -259,15 +251,13 @@ class ConversationCore:
             text, usage = await self.llm.complete(
                 summary_request(summary.text, fold), self.settings.qwen_model, SUMMARY_MAX_TOKENS
             )
+            await self.store.add_usage(key, "", usage.prompt_tokens, usage.completion_tokens, today())
             if not text.strip():
                 return
-            async with self.conversation(key):
-                # A reset or forget-me while the model was writing must not bring old words back.
-                current = await self.store.turns_after(key, summary.upto_turn_id)
-                if [t.id for t in current[: len(fold)]] != [t.id for t in fold]:
-                    return
-                await self.store.replace_summary(key, summary, Summary(text.strip(), fold[-1].id))
-            await self.store.add_usage(key, "", usage.prompt_tokens, usage.completion_tokens, today())
+            # Refused if a reset or forget-me came in meanwhile: deleted words never come back.
+            new = Summary(text.strip(), fold[-1].id, summary.version)
+            if not await self.store.replace_summary(key, summary, new):
+                return
             log.info("summarised %d turns in %s", len(fold), key)
         except Exception as exc:
             log.warning("summary of %s failed, turns kept: %r", key, exc)

@@ -56,7 +56,8 @@ MESSAGES = {
 }
 
 
-def _error_code(exc: openai.APIStatusError) -> str:
+def _error_code(exc: openai.APIError) -> str:
+    # A status error's body is {"error": {...}}; an error sent inside the stream is the inner dict.
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", body)
     if isinstance(error, dict):
@@ -76,7 +77,11 @@ def classify(exc: BaseException, model: str) -> LLMError:
         return error("auth")
     if isinstance(exc, openai.RateLimitError):
         return error("rate_limited")
-    if isinstance(exc, openai.APIStatusError):
+    if isinstance(exc, openai.APITimeoutError | TimeoutError):
+        return error("timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return error("unreachable")
+    if isinstance(exc, openai.APIError):
         code = _error_code(exc)
         text = f"{code} {exc.message}".lower()
         if "data_inspection_failed" in text or "inappropriate" in text:
@@ -87,13 +92,10 @@ def classify(exc: BaseException, model: str) -> LLMError:
             "model" in text and ("not exist" in text or "not found" in text or "unknown" in text)
         ):
             return error("unknown_model")
-        if exc.status_code >= 500:
+        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+        if status is not None and status >= 500:
             return error("server_error")
-        return error("bad_request", detail=code or f"HTTP {exc.status_code}")
-    if isinstance(exc, openai.APITimeoutError | TimeoutError):
-        return error("timeout")
-    if isinstance(exc, openai.APIConnectionError):
-        return error("unreachable")
+        return error("bad_request", detail=code or (f"HTTP {status}" if status else "stream error"))
     return error("unknown")
 
 
@@ -145,9 +147,11 @@ class QwenClient:
                     chunk = await anext(stream, None)
         except (TimeoutError, openai.OpenAIError, httpx2.HTTPError) as exc:
             log.warning("stream from %s broke: %r", model, exc)
-            if got_text:
+            failure = classify(exc, model)
+            # Moderation can stop an answer half-way: then the half is refused too, not kept.
+            if got_text and failure.kind != "content_refused":
                 raise StreamInterrupted() from exc
-            raise classify(exc, model) from exc
+            raise failure from exc
         finally:
             await stream.close()
 

@@ -37,10 +37,15 @@ class ConversationSettings:
 
 @dataclass(frozen=True)
 class Summary:
-    """Text standing in for every turn whose id is at most `upto_turn_id`."""
+    """Text standing in for every turn whose id is at most `upto_turn_id`.
+
+    `version` counts the resets and forget-mes of the conversation: a summary written from turns
+    read before one of those is refused, so deleted words never come back through it.
+    """
 
     text: str = ""
     upto_turn_id: int = 0
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class MemoryStore(ABC):
 
     @abstractmethod
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
-        """Store `new` only if the stored summary still covers `old.upto_turn_id` (compare-and-set)."""
+        """Store `new` only if the stored summary is still `old` (same upto and version): compare-and-set."""
 
     @abstractmethod
     async def settings(self, key: ConversationKey) -> ConversationSettings: ...
@@ -113,11 +118,14 @@ class MemoryStore(ABC):
 
     @abstractmethod
     async def reset(self, key: ConversationKey) -> int:
-        """Forget the conversation's turns and summary (settings stay); returns turns removed."""
+        """Forget the conversation's turns and summary, bumping its version (settings stay).
+
+        Returns the number of turns removed."""
 
     @abstractmethod
     async def forget_user(self, platform: str, user_id: str) -> int:
-        """Delete every turn the user wrote on this platform, and the summaries that may quote them."""
+        """Delete every turn the user wrote on this platform, and the summaries that may quote them
+        (bumping their conversations' versions)."""
 
     @abstractmethod
     async def add_usage(

@@ -82,6 +82,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_by_age ON events (claimed_at);
     """,
+    "ALTER TABLE conversations ADD COLUMN memory_version BIGINT NOT NULL DEFAULT 0;",
 ]
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
@@ -257,14 +258,15 @@ class PostgresStore(MemoryStore):
         )
 
     async def summary(self, key: ConversationKey) -> Summary:
-        row = await self._conversation_row(key, "summary, summary_upto")
-        return Summary(row[0], row[1]) if row else Summary()
+        row = await self._conversation_row(key, "summary, summary_upto, memory_version")
+        return Summary(row[0], row[1], row[2]) if row else Summary()
 
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
         conv = await self._conversation_id(key)
         status = await self.pool.execute(
-            "UPDATE conversations SET summary=$1, summary_upto=$2 WHERE id=$3 AND summary_upto=$4",
-            new.text, new.upto_turn_id, conv, old.upto_turn_id,
+            "UPDATE conversations SET summary=$1, summary_upto=$2"
+            " WHERE id=$3 AND summary_upto=$4 AND memory_version=$5",
+            new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version,
         )
         return _count(status) == 1
 
@@ -303,13 +305,18 @@ class PostgresStore(MemoryStore):
             return 0
         async with self.pool.acquire() as conn, conn.transaction():
             status = await conn.execute("DELETE FROM turns WHERE conversation_id=$1", conv)
-            await conn.execute("UPDATE conversations SET summary='', summary_upto=0 WHERE id=$1", conv)
+            await conn.execute(
+                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+                " WHERE id=$1",
+                conv,
+            )
         return _count(status)
 
     async def forget_user(self, platform: str, user_id: str) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "UPDATE conversations SET summary='', summary_upto=0 WHERE platform=$1 AND id IN"
+                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+                " WHERE platform=$1 AND id IN"
                 " (SELECT conversation_id FROM turns WHERE author_id=$2 AND role='user')",
                 platform, user_id,
             )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Literal
 
@@ -69,6 +72,7 @@ MIGRATIONS: list[str] = [
     """,
     # Pruning old event claims happens on every claim; keep it an index range scan.
     "CREATE INDEX events_by_time ON events (claimed_at);",
+    "ALTER TABLE conversations ADD COLUMN memory_version INTEGER NOT NULL DEFAULT 0;",
 ]
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
@@ -90,6 +94,7 @@ class SQLiteStore(MemoryStore):
         self._db: aiosqlite.Connection | None = None
         # Conversation rows are never deleted, so their ids can be remembered.
         self._ids: dict[tuple[str, str, str, str], int] = {}
+        self._atomic_lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -118,6 +123,18 @@ class SQLiteStore(MemoryStore):
             await self.db.executescript(
                 f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
             )
+
+    @contextlib.asynccontextmanager
+    async def _atomic(self) -> AsyncIterator[None]:
+        """Several statements as one transaction, for deletions that must not be seen half done."""
+        async with self._atomic_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
 
     async def close(self) -> None:
         if self._db is not None:
@@ -180,24 +197,27 @@ class SQLiteStore(MemoryStore):
     async def summary(self, key: ConversationKey) -> Summary:
         conv = await self._conversation_id(key, create=False)
         rows = await self.db.execute_fetchall(
-            "SELECT summary, summary_upto FROM conversations WHERE id=?", (conv,)
+            "SELECT summary, summary_upto, memory_version FROM conversations WHERE id=?", (conv,)
         )
-        return next((Summary(text, upto) for text, upto in rows), Summary())
+        return next((Summary(*row) for row in rows), Summary())
 
     async def state(self, key: ConversationKey) -> tuple[ConversationSettings, Summary]:
         conv = await self._conversation_id(key, create=False)
         rows = await self.db.execute_fetchall(
-            "SELECT persona, model, mode, summary, summary_upto FROM conversations WHERE id=?", (conv,)
+            "SELECT persona, model, mode, summary, summary_upto, memory_version FROM conversations"
+            " WHERE id=?",
+            (conv,),
         )
-        for persona, model, mode, summary, upto in rows:
-            return ConversationSettings(persona, model, ChannelMode(mode)), Summary(summary, upto)
+        for persona, model, mode, summary, upto, version in rows:
+            return ConversationSettings(persona, model, ChannelMode(mode)), Summary(summary, upto, version)
         return ConversationSettings(), Summary()
 
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
         conv = await self._conversation_id(key)
         cur = await self.db.execute(
-            "UPDATE conversations SET summary=?, summary_upto=? WHERE id=? AND summary_upto=?",
-            (new.text, new.upto_turn_id, conv, old.upto_turn_id),
+            "UPDATE conversations SET summary=?, summary_upto=?"
+            " WHERE id=? AND summary_upto=? AND memory_version=?",
+            (new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version),
         )
         return cur.rowcount == 1
 
@@ -237,22 +257,28 @@ class SQLiteStore(MemoryStore):
         conv = await self._conversation_id(key, create=False)
         if conv is None:
             return 0
-        # Summary first: a crash in between leaves turns without a summary, never the reverse.
-        await self.db.execute("UPDATE conversations SET summary='', summary_upto=0 WHERE id=?", (conv,))
-        cur = await self.db.execute("DELETE FROM turns WHERE conversation_id=?", (conv,))
+        async with self._atomic():
+            await self.db.execute(
+                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+                " WHERE id=?",
+                (conv,),
+            )
+            cur = await self.db.execute("DELETE FROM turns WHERE conversation_id=?", (conv,))
         return cur.rowcount
 
     async def forget_user(self, platform: str, user_id: str) -> int:
-        await self.db.execute(
-            "UPDATE conversations SET summary='', summary_upto=0 WHERE platform=? AND id IN"
-            " (SELECT conversation_id FROM turns WHERE author_id=? AND role='user')",
-            (platform, user_id),
-        )
-        cur = await self.db.execute(
-            "DELETE FROM turns WHERE author_id=? AND role='user' AND conversation_id IN"
-            " (SELECT id FROM conversations WHERE platform=?)",
-            (user_id, platform),
-        )
+        async with self._atomic():
+            await self.db.execute(
+                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+                " WHERE platform=? AND id IN"
+                " (SELECT conversation_id FROM turns WHERE author_id=? AND role='user')",
+                (platform, user_id),
+            )
+            cur = await self.db.execute(
+                "DELETE FROM turns WHERE author_id=? AND role='user' AND conversation_id IN"
+                " (SELECT id FROM conversations WHERE platform=?)",
+                (user_id, platform),
+            )
         return cur.rowcount
 
     async def add_usage(

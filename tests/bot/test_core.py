@@ -317,3 +317,44 @@ async def test_a_threads_own_persona_wins_over_its_channels(core, qwen: FakeQwen
     await core.commands.persona(thread, "You are a poet.")
     await core.handle(message("hi", key=thread), RecordingReply())
     assert qwen.requests[0]["messages"][0]["content"] == "You are a poet."
+
+
+async def test_an_answer_refused_half_way_is_neither_shown_as_final_nor_remembered(core, qwen: FakeQwen):
+    qwen.queue(Script(text="the forbidden words here", error_after=2, error_code="data_inspection_failed"),
+               Script(text="fine"))
+    reply = RecordingReply()
+    assert await core.handle(message("say it"), reply) is Outcome.FAILED
+    assert reply.failure == MESSAGES["content_refused"]
+    assert reply.final is None
+    await core.handle(message("next"), RecordingReply())
+    assert not any("forbidden" in text for text in sent_texts(qwen.requests[1]))
+
+
+async def test_a_slow_platform_does_not_hold_a_model_slot(make_settings, qwen: FakeQwen):
+    core = await ConversationCore.start(make_settings(max_concurrent_replies=1))
+    release = asyncio.Event()
+
+    class SlowPlatform(RecordingReply):
+        async def finish(self, text: str) -> None:
+            await release.wait()
+            self.final = text
+
+    slow = SlowPlatform()
+    first = asyncio.create_task(core.handle(message("one"), slow))
+    try:
+        other = ConversationKey("discord", "guild1", "other")
+        assert await core.handle(message("two", key=other), RecordingReply()) is Outcome.ANSWERED
+        assert slow.final is None
+    finally:
+        release.set()
+        await first
+        await core.close()
+
+
+async def test_a_thread_with_its_own_model_still_follows_its_channels_persona(core, qwen: FakeQwen):
+    thread = ConversationKey("discord", "guild1", "general", "t1")
+    await core.commands.persona(KEY, "You are a pirate.")
+    await core.commands.model(thread, "qwen-turbo")
+    await core.handle(message("hi", key=thread), RecordingReply())
+    assert qwen.requests[0]["messages"][0]["content"] == "You are a pirate."
+    assert qwen.requests[0]["model"] == "qwen-turbo"

@@ -144,3 +144,20 @@ async def test_complete_returns_text_and_usage(client: QwenClient, qwen: FakeQwe
 async def test_complete_turns_thinking_off_for_qwen3(client: QwenClient, qwen: FakeQwen):
     await client.complete(MESSAGES_IN, "qwen3-max", 100)
     assert qwen.requests[0]["enable_thinking"] is False
+
+
+async def test_an_error_event_inside_the_stream_is_classified(client: QwenClient, qwen: FakeQwen):
+    qwen.queue(Script(text="a b c", error_after=0, error_code="data_inspection_failed",
+                      error_message="Output data may contain inappropriate content."))
+    with pytest.raises(LLMError) as caught:
+        await collect(client)
+    assert caught.value.kind == "content_refused"
+
+
+async def test_moderation_stopping_an_answer_half_way_is_a_refusal_not_an_interruption(
+    client: QwenClient, qwen: FakeQwen
+):
+    qwen.queue(Script(text="a b c d", error_after=2, error_code="data_inspection_failed"))
+    with pytest.raises(LLMError) as caught:
+        await collect(client)
+    assert caught.value.kind == "content_refused"

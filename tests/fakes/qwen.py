@@ -28,6 +28,7 @@ class Script:
     error_message: str = "error"
     retry_after: float | None = None
     cut_after: int | None = None  # drop the connection after this many chunks
+    error_after: int | None = None  # send an in-stream error event (error_code) after this many chunks
     prompt_tokens: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -120,6 +121,11 @@ class FakeQwen:
             await asyncio.sleep(script.first_delay)
         pieces = script.pieces()
         for index, piece in enumerate(pieces):
+            if script.error_after is not None and index >= script.error_after:
+                error = {"code": script.error_code, "message": script.error_message}
+                await response.write(f"data: {json.dumps({'error': error})}\n\n".encode())
+                await response.write_eof()
+                return response
             if script.cut_after is not None and index >= script.cut_after:
                 assert request.transport is not None
                 request.transport.close()

@@ -183,10 +183,30 @@ async def test_reset_forgets_turns_and_summary_but_keeps_settings(store: MemoryS
     assert await store.reset(CHANNEL) == len(turns)
 
     assert await store.turns_after(CHANNEL, 0) == []
-    assert await store.summary(CHANNEL) == Summary()
+    assert await store.summary(CHANNEL) == Summary(version=1)
     assert await store.settings(CHANNEL) == ConversationSettings("a pirate", None, ChannelMode.ALWAYS)
     assert len(await store.turns_after(OTHER_CHANNEL, 0)) == 1
     assert not await store.has_message(CHANNEL, "m0")
+
+
+async def test_a_summary_read_before_a_reset_cannot_be_stored_after_it(store: MemoryStore) -> None:
+    turn = await store.add_turn(CHANNEL, user_turn("secret", "m1"))
+    assert turn is not None
+    before = await store.summary(CHANNEL)
+    await store.reset(CHANNEL)
+
+    assert not await store.replace_summary(CHANNEL, before, Summary("the secret", turn.id, before.version))
+    assert (await store.summary(CHANNEL)).text == ""
+
+
+async def test_a_summary_read_before_a_forget_me_cannot_be_stored_after_it(store: MemoryStore) -> None:
+    turn = await store.add_turn(CHANNEL, user_turn("secret", "m1", author="alice"))
+    assert turn is not None
+    before = await store.summary(CHANNEL)
+    await store.forget_user("discord", "alice")
+
+    assert not await store.replace_summary(CHANNEL, before, Summary("the secret", turn.id, before.version))
+    assert (await store.summary(CHANNEL)).text == ""
 
 
 async def test_reset_of_an_unknown_conversation_removes_nothing(store: MemoryStore) -> None:
@@ -221,7 +241,7 @@ async def test_forget_user_clears_summaries_where_they_spoke(store: MemoryStore)
 
     await store.forget_user("discord", "alice")
 
-    assert await store.summary(CHANNEL) == Summary()
+    assert await store.summary(CHANNEL) == Summary(version=1)
     assert await store.summary(OTHER_CHANNEL) == Summary(f"summary of {OTHER_CHANNEL}", elsewhere.id)
     assert await store.summary(SLACK_CHANNEL) == Summary(f"summary of {SLACK_CHANNEL}", on_slack.id)
 
