@@ -32,8 +32,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(level: str, command: str) -> None:
-    # The terminal chat owns stdout; only warnings reach stderr there.
-    chosen = logging.WARNING if command == "chat" and level in ("DEBUG", "INFO") else getattr(logging, level)
+    # The terminal chat owns the screen: at the default level only warnings reach stderr there.
+    chosen = logging.WARNING if command == "chat" and level == "INFO" else getattr(logging, level)
     logging.basicConfig(level=chosen, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx2", "httpx", "openai._base_client", "discord.gateway", "aiohttp.access"):
@@ -73,15 +73,23 @@ def choose_adapters(command: str) -> dict[str, adapter.Adapter]:
     return dict(ready)
 
 
-async def run_adapter(name: str, item: adapter.Adapter, core: ConversationCore) -> None:
+async def run_adapter(name: str, item: adapter.Adapter, core: ConversationCore) -> bool:
+    """Serve one platform; False if it crashed (the others keep running)."""
     try:
         await item.serve(core)
+    except ConfigError:
+        raise
     except OSError as exc:
         # Unreachable at start (DNS, refused, TLS): one line, and a non-zero exit for the supervisor.
         raise ConfigError(f"{name}: cannot connect: {exc}") from exc
+    except Exception:
+        log.exception("the %s adapter stopped", name)
+        return False
+    return True
 
 
-async def serve(settings: Settings, adapters: Mapping[str, adapter.Adapter]) -> None:
+async def serve(settings: Settings, adapters: Mapping[str, adapter.Adapter]) -> bool:
+    """Run the adapters until they stop or the process is told to; False if any crashed."""
     core = await ConversationCore.start(settings)
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -89,13 +97,13 @@ async def serve(settings: Settings, adapters: Mapping[str, adapter.Adapter]) -> 
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     try:
         async with asyncio.TaskGroup() as group:
-            for name, item in adapters.items():
-                group.create_task(run_adapter(name, item, core))
+            runs = [group.create_task(run_adapter(name, item, core)) for name, item in adapters.items()]
     except* ConfigError as group:
         raise group.exceptions[0] from None
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         await core.close()
+    return all(run.result() for run in runs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             adapters = {"terminal": adapter.create("terminal", channel=args.channel)}
         else:
             adapters = choose_adapters(args.command)
-        asyncio.run(serve(settings, adapters))
+        if not asyncio.run(serve(settings, adapters)):
+            return 1
     except ConfigError as exc:
         print(f"qwenbot: {exc}", file=sys.stderr)
         return 2

@@ -22,11 +22,26 @@ class RateLimiter:
         self.clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._warned: dict[str, float] = {}
+        self._checks = 0
+
+    def __len__(self) -> int:
+        """Users currently tracked."""
+        return len(self._hits)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop users not seen for a minute, so a busy bot's memory does not grow without end."""
+        idle = [user for user, hits in self._hits.items() if not hits or hits[-1] <= now - 60]
+        for user in idle:
+            del self._hits[user]
+            self._warned.pop(user, None)
 
     def check(self, user: str) -> Verdict:
         if self.per_minute <= 0:
             return Verdict(True, False)
         now = self.clock()
+        self._checks += 1
+        if self._checks % 1000 == 0:
+            self._forget_idle(now)
         hits = self._hits.setdefault(user, deque())
         while hits and hits[0] <= now - 60:
             hits.popleft()

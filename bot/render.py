@@ -18,7 +18,10 @@ def _toggle(fence: str | None, line: str) -> str | None:
     if not match:
         return fence
     if fence is None:
-        return line.strip()
+        # Reopened in the next message as marker plus language only: a long info string must not
+        # make a continuation message overflow.
+        language = match.group(2).strip().split(" ")[0][:20]
+        return match.group(1) + language
     marker = FENCE.match(fence).group(1)  # type: ignore[union-attr]
     opener = match.group(1)
     closes = opener[0] == marker[0] and len(opener) >= len(marker) and not match.group(2).strip()

@@ -7,9 +7,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0,
+async def until(condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0,
                 message: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = condition()
         if not isinstance(result, bool):
@@ -17,5 +17,5 @@ async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float 
         if result:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+            raise AssertionError(f"timed out after {within}s waiting for {message}")
         await asyncio.sleep(0.01)

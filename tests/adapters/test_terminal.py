@@ -80,6 +80,8 @@ async def test_bad_settings_give_a_short_error_and_no_traceback(qwen: FakeQwen, 
 
 
 async def test_the_api_key_is_never_printed_or_logged(qwen: FakeQwen, tmp_path: Path):
-    _code, out, err = await chat(qwen, tmp_path, "hi\n", QWEN_API_KEY="sk-top-secret", LOG_LEVEL="DEBUG")
+    code, out, err = await chat(qwen, tmp_path, "hi\n", QWEN_API_KEY="sk-top-secret", LOG_LEVEL="DEBUG")
+    assert code == 0
+    assert " DEBUG " in err  # the debug logs really ran
     assert "sk-top-secret" not in out + err
     assert qwen.auth_headers == ["Bearer sk-top-secret"]

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def qwenbot(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+from bot import cli
+from bot.config import ConfigError
+
+
+def qwenbot(*args: str, cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items()
                    if not k.startswith(("QWEN_", "DASHSCOPE_", "DISCORD_", "SLACK_"))}
     environment.update(env)
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=60, input=stdin)
 
 
 def test_help_lists_every_command(tmp_path: Path):
@@ -53,3 +59,31 @@ def test_the_discord_command_without_a_token_says_so(tmp_path: Path):
     result = qwenbot("discord", cwd=tmp_path, QWEN_API_KEY="sk-1")
     assert result.returncode == 2
     assert "DISCORD_TOKEN is not set" in result.stderr
+
+
+class Stub:
+    platform = True
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.served = False
+
+    def missing(self) -> str | None:
+        return None
+
+    async def serve(self, core: object) -> None:
+        await asyncio.sleep(0.05)
+        self.served = True
+        if self.error is not None:
+            raise self.error
+
+
+async def test_one_crashing_adapter_does_not_stop_the_others(make_settings):
+    crashing, healthy = Stub(RuntimeError("boom")), Stub()
+    assert await cli.serve(make_settings(), {"crashing": crashing, "healthy": healthy}) is False
+    assert healthy.served
+
+
+async def test_a_bad_token_at_start_stops_everything_with_its_message(make_settings):
+    with pytest.raises(ConfigError, match="rejected"):
+        await cli.serve(make_settings(), {"bad": Stub(ConfigError("token rejected")), "ok": Stub()})

@@ -42,3 +42,13 @@ def test_users_are_limited_separately():
 def test_zero_means_unlimited():
     limiter = RateLimiter(0, Clock())
     assert all(limiter.check("u").allowed for _ in range(100))
+
+
+def test_users_not_seen_for_a_minute_are_forgotten():
+    clock = Clock()
+    limiter = RateLimiter(5, clock)
+    for n in range(999):
+        limiter.check(f"user{n}")
+    clock.now += 61
+    limiter.check("someone")
+    assert len(limiter) == 1

@@ -64,3 +64,10 @@ def test_balance_leaves_closed_fences_alone():
 
 def test_tilde_fences_are_closed_with_tildes():
     assert balance("~~~\ncode").endswith("\n~~~")
+
+
+def test_a_long_fence_info_string_is_not_repeated_in_continuations():
+    text = "```python " + "x" * 1500 + "\n" + "\n".join(f"line {i}" for i in range(400)) + "\n```"
+    pieces = split_text(text, 2000)
+    assert all(len(p) <= 2000 for p in pieces)
+    assert all(p.startswith("```python\n") for p in pieces[1:])
