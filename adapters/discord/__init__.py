@@ -25,6 +25,14 @@ NEEDS_INTENT = (
     "Bot > Privileged Gateway Intents."
 )
 
+#: Gateway close codes discord.py does not recover from (4014 arrives as PrivilegedIntentsRequired).
+FATAL_CLOSES = {
+    4004: BAD_TOKEN,
+    4010: "Discord refused the shard settings; check SHARD_IDS against SHARD_COUNT.",
+    4011: "Discord says this bot is in too many servers for one connection: set SHARD_COUNT.",
+    4012: "Discord refused the gateway API version; upgrade discord.py.",
+    4013: "Discord refused the gateway intents as invalid; upgrade qwenbot or report a bug.",
+}
 
 #: Seconds a stopping bot gives answers under way to finish.
 SHUTDOWN_GRACE = 10.0
@@ -68,6 +76,9 @@ class DiscordAdapter:
             raise ConfigError(BAD_TOKEN) from None
         except discord.PrivilegedIntentsRequired:
             raise ConfigError(NEEDS_INTENT) from None
+        except discord.ConnectionClosed as exc:
+            default = f"Discord closed the gateway connection with code {exc.code}."
+            raise ConfigError(FATAL_CLOSES.get(exc.code, default)) from None
         finally:
             await client.drain(SHUTDOWN_GRACE)
             await client.close()

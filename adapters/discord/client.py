@@ -22,6 +22,7 @@ from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
 from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, WriteBudget
 from bot.attachments import classify
 from bot.core import ConversationCore
+from bot.locks import KeyedLocks
 from bot.ratelimit import LIMIT_MESSAGE, RateLimiter
 from bot.types import Attachment, ChannelMode, ConversationKey, Incoming, Trigger
 
@@ -75,8 +76,11 @@ class _Behaviour:
         commands.install(self.tree, self)  # type: ignore[arg-type]
         self._ready_callback = on_ready
         self._modes: dict[ConversationKey, tuple[ChannelMode, float]] = {}
+        self._mode_changes = 0
         self._downloads: aiohttp.ClientSession | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        #: Held per conversation from a message's arrival until the core has answered it.
+        self.locks = KeyedLocks()
         self.synced = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -129,18 +133,26 @@ class _Behaviour:
         roles = [str(role.id) for role in getattr(user, "roles", [])] or [str(guild.id)]
         return settings.access("roles").permits(*roles)
 
-    async def mode_of(self, key: ConversationKey) -> ChannelMode:
+    def cached_mode(self, key: ConversationKey) -> ChannelMode | None:
         cached = self._modes.get(key)
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
+    async def mode_of(self, key: ConversationKey) -> ChannelMode:
+        cached = self.cached_mode(key)
+        if cached is not None:
+            return cached
         now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        changes = self._mode_changes
         mode = await self.core.channel_mode(key)
+        if changes != self._mode_changes:
+            return mode  # a mode was changed during the read: this one may be stale, do not keep it
         if len(self._modes) > 10_000:
             self._modes.clear()
         self._modes[key] = (mode, now + MODE_CACHE_SECONDS)
         return mode
 
     def forget_mode(self, key: ConversationKey) -> None:
+        self._mode_changes += 1
         self._modes.pop(key, None)
 
     def new_reply(self, surface: Any) -> DiscordReply:
@@ -173,9 +185,20 @@ class _Behaviour:
             return
         if not self.permitted(message.author, message.channel, message.guild):
             return
+        key = key_for(message.channel, message.guild.id if message.guild else None)
+        addressed = trigger_of(message, bot_id) is not Trigger.NONE
+        if not addressed and self.cached_mode(key) is ChannelMode.MENTION:
+            return  # chatter in a busy channel need not queue behind the answer under way
+        # Taken before the first await: a message that waits for a mode lookup or a download
+        # must not be overtaken by the next one in its conversation.
+        async with self.locks.hold(key):
+            await self._handle(message, key, addressed)
+
+    async def _handle(self, message: discord.Message, key: ConversationKey, addressed: bool) -> None:
+        assert self.user is not None
+        bot_id = self.user.id
         always = False
-        if trigger_of(message, bot_id) is Trigger.NONE:
-            key = key_for(message.channel, message.guild.id if message.guild else None)
+        if not addressed:
             always = await self.mode_of(key) is ChannelMode.ALWAYS
             if not always:
                 return  # not addressed: no model call, and not remembered

@@ -16,6 +16,7 @@ from discord import app_commands
 
 from adapters.discord.parse import bot_role_id, key_for, resolve_mentions
 from adapters.discord.reply import NO_PINGS, InteractionSurface
+from bot.core import Outcome
 from bot.ratelimit import LIMIT_MESSAGE
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NEEDS_MANAGE = "You need the **Manage Channels** permission to change my settings here."
+ASK_HINT = "Tell me what to ask, for example: `/ask what can you help with?`"
 NOT_HERE = "I'm not enabled for you here."
 FAILED = "Something went wrong on my side; please try again."
+ALREADY_ANSWERED = "I have answered this already."
 
 
 def conversation_of(interaction: discord.Interaction) -> ConversationKey:
@@ -65,10 +68,6 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
         if not allowed(interaction):
             await private(interaction, NOT_HERE)
             return
-        if not bot.limiter.check(str(interaction.user.id)).allowed:
-            await private(interaction, LIMIT_MESSAGE)
-            return
-        await interaction.response.defer(thinking=True)
         guild = interaction.guild
         assert bot.user is not None
         text = resolve_mentions(
@@ -80,9 +79,18 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
             bot_role_id=bot_role_id(guild, bot.user.id),
             bot_name=bot.user.display_name,
         )
+        # Checked before deferring: a deferred response left without an answer "thinks" forever.
+        if not text.strip():
+            await private(interaction, ASK_HINT)
+            return
+        if not bot.limiter.check(str(interaction.user.id)).allowed:
+            await private(interaction, LIMIT_MESSAGE)
+            return
+        await interaction.response.defer(thinking=True)
         user = interaction.user
+        key = conversation_of(interaction)
         incoming = Incoming(
-            key=conversation_of(interaction),
+            key=key,
             message_id=f"interaction-{interaction.id}",
             author=Author(str(user.id), user.display_name, user.bot),
             text=text,
@@ -92,7 +100,15 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
         if task is not None:
             bot._inflight.add(task)
         try:
-            await core.handle(incoming, bot.new_reply(InteractionSurface(interaction)))
+            async with bot.locks.hold(key):
+                outcome = await core.handle(incoming, bot.new_reply(InteractionSurface(interaction)))
+            if outcome in (Outcome.EMPTY, Outcome.DUPLICATE):
+                # Nothing was written into the deferred response; it must not stay on "thinking".
+                line = ASK_HINT if outcome is Outcome.EMPTY else ALREADY_ANSWERED
+                try:
+                    await interaction.edit_original_response(content=line, allowed_mentions=NO_PINGS)
+                except discord.HTTPException as exc:
+                    log.warning("could not answer /ask in channel %s: %s", interaction.channel_id, exc.status)
         finally:
             bot._inflight.discard(task)  # type: ignore[arg-type]
 
@@ -142,8 +158,12 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
             return
 
         async def run(key: ConversationKey) -> str:
+            # Forgotten on both sides of the write, so no lookup made during it keeps the old mode.
             bot.forget_mode(key)
-            return await core.commands.channel_mode(key, mode)
+            try:
+                return await core.commands.channel_mode(key, mode)
+            finally:
+                bot.forget_mode(key)
 
         await answer(interaction, run, manage=True)
 

@@ -5,6 +5,9 @@ text and a single writer task brings Discord up to date at its own pace: at most
 message every `edit_interval` seconds, and per channel no more than the shared `WriteBudget`
 allows. Text that arrives while the writer waits is coalesced, never queued edit by edit
 (discord.py sleeps silently on 429s, so a loop that queued edits would fall ever further behind).
+A failed write is tried again with the next text; the final text gets one more try after a pause
+and, if its message still cannot be edited, goes out as a new message. Only a deleted message or
+a missing permission stops an answer.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import discord
 
 from adapters.discord import render
@@ -27,6 +31,8 @@ from bot.reply import Reply
 log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
+#: What a write to Discord can raise besides an HTTP error: the connection failing under it.
+NETWORK_ERRORS = (OSError, aiohttp.ClientError)
 
 
 class WriteBudget:
@@ -205,11 +211,13 @@ class DiscordReply(Reply):
             self._writer = asyncio.create_task(self._write_loop())
 
     async def _done(self) -> None:
-        if self._writer is not None:
-            await self._writer
-        await self._stop_typing()
-        for note in self._late_notes:
-            await self._quietly(self.surface.note(note), "post a note")
+        try:
+            if self._writer is not None:
+                await self._writer
+        finally:
+            await self._stop_typing()
+            for note in self._late_notes:
+                await self._quietly(self.surface.note(note), "post a note")
 
     async def _write_loop(self) -> None:
         while True:
@@ -232,6 +240,7 @@ class DiscordReply(Reply):
     async def _sync(self) -> None:
         """Bring Discord up to the newest wanted text, one paced write at a time."""
         channel = self.surface.channel_id
+        retried = False
         while not self._dead:
             action = self._next()
             if action is None:
@@ -247,9 +256,22 @@ class DiscordReply(Reply):
                 await asyncio.sleep(wait)
                 continue
             self.budget.take(channel)
-            await self._perform(op, index)
+            if await self._perform(op, index):
+                retried = False
+                continue
+            if self._dead or not self._final:
+                return  # while streaming, the next text tries again
+            if not retried:
+                retried = True
+                await asyncio.sleep(self.edit_interval)
+            elif op == "send":
+                self._stop("its message could not be posted")
+            else:
+                # Leave the message that cannot be changed as it is; the rest goes out anew.
+                del self.shown[index:]
 
-    async def _perform(self, op: str, index: int) -> None:
+    async def _perform(self, op: str, index: int) -> bool:
+        """Make one write; False if it failed."""
         try:
             if op == "send":
                 content = self._wanted[index]
@@ -266,22 +288,27 @@ class DiscordReply(Reply):
                 with contextlib.suppress(discord.NotFound):
                     await self.surface.delete(self.shown[index].handle)
                 del self.shown[index]
+            return True
         except discord.NotFound:
-            log.warning("answer in channel %s stopped: its message was deleted", self.surface.channel_id)
-            self._dead = True
+            self._stop("its message was deleted")
         except discord.Forbidden:
-            log.warning("answer in channel %s stopped: missing permission to post", self.surface.channel_id)
-            self._dead = True
+            self._stop("missing permission to post")
         except discord.HTTPException as exc:
             log.warning(
-                "answer in channel %s stopped: Discord answered %s %s",
+                "could not %s an answer in channel %s: Discord answered %s %s",
+                op,
                 self.surface.channel_id,
                 exc.status,
                 exc.text[:200],
             )
-            self._dead = True
-        if self._dead:
-            self._visible.set()
+        except NETWORK_ERRORS as exc:
+            log.warning("could not %s an answer in channel %s: %r", op, self.surface.channel_id, exc)
+        return False
+
+    def _stop(self, why: str) -> None:
+        log.warning("answer in channel %s stopped: %s", self.surface.channel_id, why)
+        self._dead = True
+        self._visible.set()
 
     # -- typing -------------------------------------------------------------------------------
 
@@ -289,8 +316,8 @@ class DiscordReply(Reply):
         try:
             async with typing:
                 await self._visible.wait()
-        except discord.HTTPException as exc:
-            log.debug("typing indicator refused: %s", exc.status)
+        except (discord.HTTPException, *NETWORK_ERRORS) as exc:
+            log.debug("typing indicator failed: %r", exc)
 
     async def _stop_typing(self) -> None:
         self._visible.set()
@@ -301,5 +328,5 @@ class DiscordReply(Reply):
     async def _quietly(self, call: Any, what: str) -> None:
         try:
             await call
-        except discord.HTTPException as exc:
-            log.warning("could not %s in channel %s: %s", what, self.surface.channel_id, exc.status)
+        except (discord.HTTPException, *NETWORK_ERRORS) as exc:
+            log.warning("could not %s in channel %s: %r", what, self.surface.channel_id, exc)

@@ -7,6 +7,9 @@ posts, with its edit history, and behaves like Discord where it matters to a bot
 content over 2,000 characters is refused with Discord's 400 error, and more than `edit_limit`
 edits within `edit_window` seconds in one channel are answered with 429.
 It also works out who a message would have pinged under Discord's allowed-mentions rules.
+Tests can make it misbehave: answer a call with an error (`fail_next`), drop the connection
+instead of answering (`drop_next`), hold a file download (`host_file(hold=...)`) or close the
+gateway with a fatal code at IDENTIFY (`close_identify_with`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Failure:
     status: int
     body: dict[str, Any]
     times: int = 1
+    drop: bool = False
 
 
 @dataclass
@@ -99,6 +103,10 @@ class FakeDiscord:
         self.failures: list[Failure] = []
         self.connections: list[Connection] = []
         self.identifies: list[dict[str, Any]] = []
+        #: A gateway close code sent instead of READY, e.g. 4011 (sharding required).
+        self.close_identify_with: int | None = None
+        self.held_files: dict[str, asyncio.Event] = {}
+        self.dropped: list[tuple[str, str]] = []  # (method, path) answered by closing the connection
         self._edit_times: dict[int, deque[float]] = defaultdict(deque)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -271,12 +279,23 @@ class FakeDiscord:
         return {"user": user, "member": None, "guild_id": None}
 
     def host_file(
-        self, name: str, data: bytes, content_type: str, *, size: int | None = None
+        self,
+        name: str,
+        data: bytes,
+        content_type: str,
+        *,
+        size: int | None = None,
+        hold: asyncio.Event | None = None,
     ) -> dict[str, Any]:
-        """An attachment served by this fake's CDN; `size` may differ from the bytes to test size checks."""
+        """An attachment served by this fake's CDN; `size` may differ from the bytes to test size checks.
+
+        With `hold`, downloads of the file wait until the event is set.
+        """
         file_id = self.snowflake()
         path = f"/attachments/{file_id}/{name}"
         self.files[path] = (data, content_type)
+        if hold is not None:
+            self.held_files[path] = hold
         url = f"http://127.0.0.1:{self.port}{path}"
         return {
             "id": str(file_id),
@@ -362,6 +381,9 @@ class FakeDiscord:
         self.identifies.append(data)
         if data.get("token") != self.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if self.close_identify_with is not None:
+            await conn.ws.close(code=self.close_identify_with, message=b"Closed by the test.")
             return
         shard = data.get("shard") or [0, 1]
         conn.shard = (int(shard[0]), int(shard[1]))
@@ -578,6 +600,10 @@ class FakeDiscord:
         body = {"message": message, "code": code}
         self.failures.append(Failure(method.upper(), re.compile(path_pattern), status, body, times))
 
+    def drop_next(self, method: str, path_pattern: str, *, times: int = 1) -> None:
+        """Close the connection instead of answering the next `times` matching REST calls."""
+        self.failures.append(Failure(method.upper(), re.compile(path_pattern), 0, {}, times, drop=True))
+
     # -- what tests read -----------------------------------------------------------------------
 
     def bot_messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
@@ -622,6 +648,9 @@ class FakeDiscord:
         found = self.files.get(request.path)
         if found is None:
             return web.Response(status=404)
+        hold = self.held_files.get(request.path)
+        if hold is not None:
+            await hold.wait()
         data, content_type = found
         return web.Response(body=data, content_type=content_type)
 
@@ -649,6 +678,11 @@ class FakeDiscord:
             for failure in self.failures:
                 if failure.method == method and failure.pattern.search(path) and failure.times > 0:
                     failure.times -= 1
+                    if failure.drop:
+                        self.dropped.append((method, path))
+                        assert request.transport is not None
+                        request.transport.close()
+                        return web.Response(status=204)  # never reaches the client
                     return self._error(failure.status, path, failure.body)
             return await self._route(method, path, body or {}, request)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from adapters.discord import render
 from tests.adapters.discord.conftest import answer_to, at, reply_texts
-from tests.fakes.qwen import Script
+from tests.fakes.qwen import Script, last_user_text
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -80,3 +81,22 @@ async def test_a_mention_with_nothing_to_say_gets_a_hint_not_a_model_call(bot, f
     await fake.wait_for(lambda: reply_texts(fake, msg))
     assert qwen.chat_requests == []
     assert render.MESSAGE_LIMIT > len(reply_texts(fake, msg)[0]) > 0
+
+
+async def test_a_message_with_a_file_is_answered_before_the_message_after_it(bot, fake, world, qwen) -> None:
+    download = asyncio.Event()
+    source = fake.host_file("notes.txt", b"the file body\n", "text/plain", hold=download)
+    first = await fake.say(
+        world["alice"], f"{at(fake)} first question", channel_id=world["general"], attachments=[source]
+    )
+    second = await fake.say(world["alice"], f"{at(fake)} second question", channel_id=world["general"])
+    # A DM answered while the file is held shows the bot has taken in both channel messages by then.
+    probe = await fake.say(world["dave"], "are you there?")
+    await answer_to(fake, probe, "Seen.")
+    download.set()
+    await answer_to(fake, first, "Seen.")
+    await answer_to(fake, second, "Seen.")
+    asked = [last_user_text(body) for body in qwen.chat_requests if "question" in str(body["messages"])]
+    assert "first question" in asked[0] and "the file body" in asked[0]
+    history = str(qwen.chat_requests[-1]["messages"])
+    assert history.index("first question") < history.index("second question")

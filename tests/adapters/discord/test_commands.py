@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from adapters.discord.commands import NEEDS_MANAGE
+from adapters.discord.commands import ASK_HINT, NEEDS_MANAGE
 from tests.adapters.discord.conftest import answer_to, at
 from tests.fakes.discord import EPHEMERAL, MANAGE_CHANNELS
 from tests.fakes.qwen import Script, last_user_text
@@ -65,6 +65,14 @@ async def test_ask_answers_in_public(bot, fake, world, qwen) -> None:
     original = fake.messages[fake.interaction_messages[token][0]]
     assert not original["flags"] & EPHEMERAL
     assert qwen.chat_requests[-1]["messages"][-1]["content"] == "Ali: what is up?"
+
+
+async def test_ask_with_nothing_but_my_mention_gets_a_private_hint_and_no_model_call(
+    bot, fake, world, qwen
+) -> None:
+    answer = await run(fake, world["alice"], "ask", {"prompt": f"<@{fake.app_id}>"}, channel=world["general"])
+    assert answer == ASK_HINT
+    assert qwen.chat_requests == []
 
 
 @pytest.mark.parametrize(
@@ -146,3 +154,14 @@ async def test_in_dms_settings_need_no_permission(bot, fake, world, qwen) -> Non
     answer = await run(fake, world["dave"], "persona", {"text": "Be brief."})
     assert answer == "Persona set for this conversation."
     assert "forgot" in await run(fake, world["dave"], "reset")
+
+
+async def test_channel_mode_holds_for_the_next_message_even_if_one_arrived_during_the_change(
+    bot, fake, world, qwen
+) -> None:
+    await fake.say(world["alice"], "just chatting", channel_id=world["general"])
+    always = {"mode": "always"}
+    answer = await run(fake, world["bob"], "channel-mode", always, channel=world["general"], manager=True)
+    assert "every message" in answer
+    later = await fake.say(world["alice"], "anyone there?", channel_id=world["general"])
+    await answer_to(fake, later, "re: anyone there?")

@@ -37,6 +37,22 @@ def test_a_code_block_cut_in_two_is_closed_and_reopened_with_its_language() -> N
     assert all(m.startswith("```python") for m in out[1:])
 
 
+def test_a_long_fence_info_string_is_not_repeated_in_continuations() -> None:
+    info = "python title=" + "x" * 300
+    code = "\n".join(f"print({i})  # line {i}" for i in range(200))
+    out = render.messages(f"```{info}\n{code}\n```")
+    assert len(out) > 1 and out[0].startswith("```" + info)
+    assert all(m.split("\n")[0] == "```python" for m in out[1:])
+    assert all(len(m) <= render.MESSAGE_LIMIT and fences_balanced(m) for m in out)
+
+
+def test_a_streaming_continuation_with_an_open_fence_fits_once_closed() -> None:
+    code = "\n".join(f"value_{i} = compute({i})" for i in range(400))
+    text = f"```python\n{code}"
+    for cut in range(1990, len(text), 997):
+        assert all(len(m) <= render.MESSAGE_LIMIT and fences_balanced(m) for m in render.messages(text[:cut]))
+
+
 def test_a_streaming_answer_with_an_open_fence_is_shown_closed() -> None:
     assert render.messages("Look:\n```js\nlet a = 1;") == ["Look:\n```js\nlet a = 1;\n```"]
 

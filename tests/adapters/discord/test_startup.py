@@ -65,3 +65,21 @@ async def test_the_rest_base_url_follows_discord_api_url(world, fake, make_bot, 
     msg = await fake.say(world["alice"], f"{at(fake)} hi", channel_id=world["general"])
     await answer_to(fake, msg, "via the proxy")
     assert bot.client.http.token == fake.token
+
+
+@pytest.mark.parametrize(
+    ("code", "named"),
+    [
+        (4004, "DISCORD_TOKEN"),
+        (4010, "SHARD_IDS"),
+        (4011, "set SHARD_COUNT"),
+        (4012, "API version"),
+        (4013, "intents"),
+    ],
+)
+async def test_a_fatal_gateway_close_is_one_line(fake, world, core, code: int, named: str) -> None:
+    fake.close_identify_with = code
+    adapter = DiscordAdapter(DiscordSettings(discord_token=fake.token, discord_api_url=fake.api_url))
+    with pytest.raises(ConfigError) as raised:
+        await adapter.serve(core)
+    assert named in str(raised.value) and "\n" not in str(raised.value)

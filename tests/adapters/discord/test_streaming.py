@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -147,3 +148,45 @@ async def test_an_answer_deleted_mid_stream_stops_quietly_and_the_conversation_g
     later = await fake.say(world["alice"], f"{at(fake)} still there?", channel_id=world["general"])
     await answer_to(fake, later, "Still here.")
     assert long in str(qwen.chat_requests[-1]["messages"]), "the full answer was remembered"
+
+
+def typing_loops() -> list[asyncio.Task[Any]]:
+    """discord.py's background tasks that keep a typing indicator alive."""
+    return [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Typing.do_typing"]
+
+
+async def test_a_connection_dropped_while_posting_the_answer_is_survived(bot, fake, world, qwen):
+    fake.drop_next("POST", rf"/channels/{world['general']}/messages$")
+    qwen.queue(Script("Made it anyway."))
+    msg = await fake.say(world["alice"], f"{at(fake)} hi", channel_id=world["general"])
+    await answer_to(fake, msg, "Made it anyway.")
+    assert fake.dropped
+
+
+async def test_typing_stops_when_the_answer_cannot_be_posted(bot, fake, world, qwen):
+    fake.drop_next("POST", rf"/channels/{world['general']}/messages$", times=1000)
+    qwen.queue(Script("Nobody will see this.", first_delay=0.2))
+    await fake.say(world["alice"], f"{at(fake)} hi", channel_id=world["general"])
+    await fake.wait_for(lambda: typing_loops())
+    await fake.wait_for(lambda: fake.dropped and not typing_loops())
+
+
+async def test_a_failed_edit_mid_stream_is_retried_and_the_answer_completes_in_place(bot, fake, world, qwen):
+    fake.fail_next("PATCH", rf"/channels/{world['general']}/messages/\d+$", 503, message="Unavailable")
+    answer = " ".join(f"word{i}" for i in range(40))
+    qwen.queue(Script(answer, chunks=20, delay=0.02))
+    msg = await fake.say(world["alice"], f"{at(fake)} stream", channel_id=world["general"])
+    await answer_to(fake, msg, answer)
+    assert any(r[0] == 503 for r in fake.rejections)
+
+
+async def test_when_the_answer_can_no_longer_be_edited_the_final_text_arrives_as_a_new_message(
+    bot, fake, world, qwen
+):
+    edits = rf"/channels/{world['general']}/messages/\d+$"
+    fake.fail_next("PATCH", edits, 503, message="Unavailable", times=1000)
+    answer = " ".join(f"word{i}" for i in range(40))
+    qwen.queue(Script(answer, chunks=20, delay=0.02))
+    msg = await fake.say(world["alice"], f"{at(fake)} stream", channel_id=world["general"])
+    await fake.wait_for(lambda: reply_texts(fake, msg)[-1:] == [answer])
+    assert any(r[0] == 503 for r in fake.rejections), "the answer was edited while streaming"
