@@ -9,11 +9,12 @@ a second answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import aiohttp
 from aiohttp import web
@@ -38,6 +39,7 @@ from adapters.slack.parse import (
     parse_command,
     plain_text,
     read_message,
+    thread_command,
 )
 from adapters.slack.render import to_mrkdwn
 from adapters.slack.reply import Capabilities, SlackReply, UpdateBudget, error_code
@@ -45,7 +47,8 @@ from bot.access import AccessList
 from bot.attachments import IMAGE_MAX_BYTES, TEXT_MAX_BYTES, classify
 from bot.commands import HELP
 from bot.config import ConfigError
-from bot.core import ConversationCore, Outcome
+from bot.core import INTERRUPTED_MARK, ConversationCore, Outcome
+from bot.locks import KeyedLocks
 from bot.ratelimit import LIMIT_MESSAGE, RateLimiter
 from bot.types import Attachment, AttachmentKind, Author, ConversationKey, Incoming, Trigger
 
@@ -55,10 +58,14 @@ EVENTS_PATH = "/slack/events"
 NAME_TTL = 3600.0
 THREAD_READ_LIMIT = 50
 SHUTDOWN_GRACE = 10.0
+MAX_REDIRECTS = 3
 BAD_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
              "not_allowed_token_type"}
 SETTINGS_CHANGES = {"reset", "persona", "model", "channel-mode"}
 EMPTY_MENTION = "Hi! Ask me anything: mention me with a question, or use `/qwen <question>`."
+CANNOT_POST = ("I can't post in this conversation. In a channel, invite me with `/invite @{name}` and ask "
+               "again; in a DM between other people, mention me in a channel or DM me instead.")
+STOPPED = "I was stopped before I could answer; please ask again."
 NO_PERMISSION = {
     SettingsAccess.ADMIN: "Only workspace admins can change this channel's settings.",
     SettingsAccess.CREATOR: "Only workspace admins or this channel's creator can change its settings.",
@@ -87,6 +94,12 @@ class SlackBot:
             retry_handlers=[AsyncConnectionErrorRetryHandler(),
                             AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
+        # For calls worth making only if they work at once (the one-time thread read, the status
+        # line): a rate limit means "skip it", never minutes of waiting on Retry-After.
+        self.quick_client = AsyncWebClient(
+            token=settings.bot_token, base_url=settings.slack_api_url, timeout=10,
+            retry_handlers=[AsyncConnectionErrorRetryHandler()],
+        )
         bolt_logger = logging.getLogger("slack_bolt")
         bolt_logger.addFilter(_SAME_TOKEN)
         self.app = AsyncApp(
@@ -106,6 +119,8 @@ class SlackBot:
         self.channels = AccessList.of(settings.slack_allowed_channels, settings.slack_blocked_channels)
         self.users = AccessList.of(settings.slack_allowed_users, settings.slack_blocked_users)
         self.capabilities = Capabilities(streaming=settings.slack_streaming)
+        self.locks = KeyedLocks()
+        self.shutdown_grace = SHUTDOWN_GRACE
         self.budgets: dict[str, UpdateBudget] = {}
         self.bot_user_id = ""
         self.bot_id = ""
@@ -166,16 +181,17 @@ class SlackBot:
             await self._runner.cleanup()
         if self._tasks:
             # Answers under way get a moment to finish rather than leave a stream hanging open.
-            await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE)
+            await asyncio.wait(set(self._tasks), timeout=self.shutdown_grace)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         if self._http is not None:
             await self._http.close()
-        session = getattr(self.client, "session", None)
-        if session is not None:
-            await session.close()
+        for client in (self.client, self.quick_client):
+            session = getattr(client, "session", None)
+            if session is not None:
+                await session.close()
 
     async def idle(self) -> None:
         """Wait until no answer is in progress (tests and benchmarks use it)."""
@@ -213,6 +229,12 @@ class SlackBot:
             return
         if not self.channels.permits(message.channel) or not self.users.permits(message.user):
             return
+        # Taken before the first await and held until the core has the message: a message that
+        # waits for a download or a name lookup is not overtaken by the next one in its conversation.
+        async with self.locks.hold(message.conversation_key):
+            await self._handle_message(message, body, team)
+
+    async def _handle_message(self, message: SlackMessage, body: Mapping[str, Any], team: str) -> None:
         mode = await self.core.channel_mode(message.channel_key)
         thread_history = message.in_thread and await self.core.has_history(message.thread_key)
         decision = decide(message, bot_user_id=self.bot_user_id, mode=mode, thread_has_history=thread_history)
@@ -230,6 +252,13 @@ class SlackBot:
         # app_mention and message events both arrive for one mention: answer the message once.
         if not await self.core.claim_event(PLATFORM, f"message:{message.channel}:{message.ts}"):
             return
+        command = None
+        if message.in_thread and message.mentions_bot:
+            words = plain_text(message.text, {}, bot_user_id=self.bot_user_id)
+            command = thread_command(words, self.core.settings.qwen_models)
+        if command is not None:
+            await self._thread_command(message, decision.key, *command)
+            return
         verdict = self.limiter.check(message.user)
         if not verdict.allowed:
             if verdict.notify:
@@ -239,17 +268,25 @@ class SlackBot:
             if message.in_thread:
                 await self._read_thread_once(message)
         incoming = await self._incoming(message, decision.key, decision.trigger)
-        await self._answer(incoming, message.channel, decision.reply_thread_ts, team, message.user)
+        await self._answer(incoming, message.channel, decision.reply_thread_ts, team, message.user,
+                           user_team=message.user_team)
 
     async def _answer(
         self, incoming: Incoming, channel: str, thread_ts: str | None, team: str, user: str,
+        *, user_team: str = "",
     ) -> Outcome:
         reply = SlackReply(
-            self.client, channel=channel, thread_ts=thread_ts, team=team, user=user,
+            self.client, channel=channel, thread_ts=thread_ts, team=user_team or team, user=user,
             budget=self.budgets.setdefault(team, UpdateBudget(self.settings.slack_updates_per_minute)),
-            capabilities=self.capabilities,
+            capabilities=self.capabilities, quick_client=self.quick_client,
         )
-        outcome = await self.core.handle(incoming, reply)
+        try:
+            outcome = await self.core.handle(incoming, reply)
+        except asyncio.CancelledError:
+            # Shutdown outran this answer: close what is on screen rather than leave it hanging.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reply.stopped(INTERRUPTED_MARK, STOPPED), timeout=4)
+            raise
         if outcome is Outcome.EMPTY:
             # Nothing to ask about: say why (e.g. only an unreadable file) or how to ask.
             notes = " ".join(incoming.skipped_notes) or EMPTY_MENTION
@@ -272,7 +309,7 @@ class SlackBot:
             return
         self._read_threads.add(key)
         try:
-            response = await self.client.conversations_replies(
+            response = await self.quick_client.conversations_replies(
                 channel=message.channel, ts=message.thread_ts or message.ts, limit=THREAD_READ_LIMIT,
             )
         except SlackApiError as exc:
@@ -329,21 +366,28 @@ class SlackBot:
         url = str(item.get("url_private_download") or item.get("url_private") or "")
         if not url or self._http is None:
             return None
-        if not self._trusted(url):
-            # The bot token goes only to Slack's own hosts.
-            log.warning("Slack: file URL on an unexpected host skipped")
-            return None
+        headers = {"Authorization": f"Bearer {self.settings.bot_token}"}
         try:
-            headers = {"Authorization": f"Bearer {self.settings.bot_token}"}
-            async with self._http.get(url, headers=headers) as resp:
-                if resp.status != 200 or resp.content_type == "text/html":
-                    log.info("Slack: file download answered %s (%s)", resp.status, resp.content_type)
+            # Redirects are followed by hand: each hop must be on a Slack host, or the token stays home.
+            for _ in range(MAX_REDIRECTS + 1):
+                if not self._trusted(url):
+                    log.warning("Slack: file URL on an unexpected host skipped")
                     return None
-                data = await resp.content.read(limit + 1)
+                async with self._http.get(url, headers=headers, allow_redirects=False) as resp:
+                    if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                        url = urljoin(url, resp.headers["Location"])
+                        continue
+                    if resp.status != 200 or resp.content_type == "text/html":
+                        log.info("Slack: file download answered %s (%s)", resp.status, resp.content_type)
+                        return None
+                    data = await resp.content.read(limit + 1)
+                    return data if len(data) <= limit else None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.info("Slack: file download failed: %r", exc)
+            # Only the type: some aiohttp errors carry the request, Authorization header included.
+            log.info("Slack: file download failed (%s)", type(exc).__name__)
             return None
-        return data if len(data) <= limit else None
+        log.info("Slack: file download gave up after %d redirects", MAX_REDIRECTS)
+        return None
 
     def _trusted(self, url: str) -> bool:
         host = (urlparse(url).hostname or "").lower()
@@ -360,7 +404,7 @@ class SlackBot:
 
     # -- /qwen ------------------------------------------------------------------------------
 
-    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
+    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         team = str(command.get("team_id") or self.team_id)
         channel = str(command.get("channel_id") or "")
         user = str(command.get("user_id") or "")
@@ -375,21 +419,38 @@ class SlackBot:
                 await ack(response_type="ephemeral", text=LIMIT_MESSAGE)
                 return
             await ack()
-            self._spawn(self._ask(team, channel, user, arg))
+            self._spawn(self._ask(team, channel, user, arg, respond))
             return
         if name in ("", "help"):
             await ack(response_type="ephemeral", text=to_mrkdwn(self._help()))
             return
-        changes = name in SETTINGS_CHANGES and (name == "reset" or bool(arg))
-        if changes and not channel.startswith("D") and not await self._may_change(user, channel):
-            await ack(response_type="ephemeral", text=NO_PERMISSION[self.settings.slack_settings_access])
-            return
+        # Slack wants the ack within 3 s; lookups and the database may take longer (a rate-limited
+        # users.info waits out Retry-After), so the answer follows through the response URL.
+        await ack()
+        self._spawn(self._command(name, arg, key, user, respond))
+
+    async def _command(self, name: str, arg: str, key: ConversationKey, user: str, respond: Any) -> None:
+        answer = await self._run_command(name, arg, key, user)
         try:
-            answer = await self.core.commands.run(f"{name} {arg}".strip(), key, user)
+            await respond(response_type="ephemeral", text=to_mrkdwn(answer))
+        except Exception as exc:
+            log.info("Slack: answering /qwen %s failed (%s)", name, type(exc).__name__)
+
+    async def _run_command(self, name: str, arg: str, key: ConversationKey, user: str) -> str:
+        """A command's answer for `key`, after the permission check for changes to shared settings."""
+        changes = name in SETTINGS_CHANGES and (name == "reset" or bool(arg))
+        if changes and not key.channel.startswith("D") and not await self._may_change(user, key.channel):
+            return NO_PERMISSION[self.settings.slack_settings_access]
+        try:
+            return await self.core.commands.run(f"{name} {arg}".strip(), key, user)
         except Exception:
-            log.exception("Slack: /qwen %s failed", name)
-            answer = "That command failed on my side; please try again."
-        await ack(response_type="ephemeral", text=to_mrkdwn(answer))
+            log.exception("Slack: command %s failed", name)
+            return "That command failed on my side; please try again."
+
+    async def _thread_command(self, message: SlackMessage, key: ConversationKey, name: str, arg: str) -> None:
+        """`@Qwen reset` (or memory, usage, persona, model...) inside a thread: that thread's command."""
+        answer = self._help() if name == "help" else await self._run_command(name, arg, key, message.user)
+        await self._ephemeral(message.channel, message.user, answer, message.thread_ts)
 
     def _help(self) -> str:
         command = self.settings.slack_command
@@ -412,7 +473,7 @@ class SlackBot:
             return (response.get("channel") or {}).get("creator") == user
         return False
 
-    async def _ask(self, team: str, channel: str, user: str, question: str) -> None:
+    async def _ask(self, team: str, channel: str, user: str, question: str, respond: Any) -> None:
         """`/qwen <question>`: the question is posted for all to see and answered in its thread."""
         names = await self._names([user, *mentioned_users(question)])
         text = plain_text(question, names, bot_user_id=self.bot_user_id, bot_name=self.bot_name)
@@ -423,8 +484,15 @@ class SlackBot:
             )
         except SlackApiError as exc:
             log.info("Slack: could not post a /qwen question in %s (%s)", channel, error_code(exc))
+            try:
+                text = CANNOT_POST.format(name=self.bot_name)
+                await respond(response_type="ephemeral", text=to_mrkdwn(text))
+            except Exception as error:
+                log.info("Slack: answering /qwen failed (%s)", type(error).__name__)
             return
         thread = str(posted["ts"])
         key = ConversationKey(PLATFORM, team, channel, thread)
         incoming = Incoming(key, thread, Author(user, names.get(user, user)), text, (), Trigger.COMMAND)
-        await self._answer(incoming, channel, thread, team, user)
+        # Held before the first await, so a quick follow-up in the new thread waits for the question.
+        async with self.locks.hold(key):
+            await self._answer(incoming, channel, thread, team, user)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ class SlackMessage:
     is_bot: bool = False
     mentions_bot: bool = False
     files: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    user_team: str = ""  # the author's own workspace, which differs in Slack Connect channels
 
     @property
     def is_dm(self) -> bool:
@@ -52,6 +53,13 @@ class SlackMessage:
         """The conversation this message belongs to if it is answered where it was written."""
         thread = self.thread_ts if self.in_thread else None
         return ConversationKey(PLATFORM, self.team, self.channel, thread)
+
+    @property
+    def conversation_key(self) -> ConversationKey:
+        """The conversation an answer to this message would belong to (a top-level mention starts one)."""
+        if self.mentions_bot and not self.is_dm and not self.in_thread:
+            return ConversationKey(PLATFORM, self.team, self.channel, self.ts)
+        return self.thread_key
 
     @property
     def channel_key(self) -> ConversationKey:
@@ -107,6 +115,7 @@ def read_message(
         is_bot=is_bot,
         mentions_bot=bool(bot_user_id) and bot_user_id in _USER_ID.findall(text),
         files=tuple(event.get("files") or ()),
+        user_team=str(event.get("user_team") or ""),
     )
 
 
@@ -119,14 +128,16 @@ def decide(
     message: SlackMessage, *, bot_user_id: str, mode: ChannelMode, thread_has_history: bool,
 ) -> Decision:
     """Why (or whether) the bot answers this message, the conversation it belongs to, and where to reply."""
+    if message.is_bot and not message.mentions_bot:
+        # Another bot is answered only when it addresses us, or two bots could talk forever.
+        return Decision(Trigger.NONE, message.thread_key, message.thread_ts if message.in_thread else None)
     if message.is_dm:
         thread = message.thread_ts if message.in_thread else None
         return Decision(Trigger.DM, message.thread_key, thread)
     if message.mentions_bot:
         # A top-level mention starts a thread whose key is the mention's own ts.
-        thread = message.thread_ts if message.in_thread else message.ts
-        key = ConversationKey(PLATFORM, message.team, message.channel, thread)
-        return Decision(Trigger.MENTION, key, thread)
+        key = message.conversation_key
+        return Decision(Trigger.MENTION, key, key.thread)
     if message.in_thread and thread_has_history:
         if message.mentions_others(bot_user_id):
             # Someone talking to a colleague inside the bot's thread: context, not a question.
@@ -184,6 +195,28 @@ def display_name(user: Mapping[str, Any]) -> str:
         if candidate and str(candidate).strip():
             return str(candidate).strip()
     return str(user.get("id") or "someone")
+
+
+#: Commands a thread takes from a mention (True: with an argument). The channel mode is the
+#: channel's, set with the slash command.
+_THREAD_COMMANDS = {"reset": False, "memory": False, "usage": False, "forget-me": False, "help": False,
+                    "model": True, "persona": True}
+
+
+def thread_command(text: str, models: Sequence[str] = ()) -> tuple[str, str] | None:
+    """`reset`, `memory`, `model qwen-plus`... when a mention's whole text is a command, else None.
+
+    Strict, so a question that merely starts with a command word ("model this as a graph") stays
+    a question: argument-less commands must stand alone and a model must be one of `models`.
+    """
+    name, arg = parse_command(text)
+    if name not in _THREAD_COMMANDS:
+        return None
+    if arg and not _THREAD_COMMANDS[name]:
+        return None
+    if name == "model" and arg and arg not in models:
+        return None
+    return name, arg
 
 
 def parse_command(text: str) -> tuple[str, str]:

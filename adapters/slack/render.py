@@ -29,6 +29,10 @@ _QUOTE = re.compile(r"^(\s*)&gt;(?= |$)", re.MULTILINE)
 
 _INLINE_CODE = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+#: The placeholder's delimiters (private-use characters) are removed from the input first, so
+#: only our own placeholders can match.
+_DELIMITERS = str.maketrans("", "", "\ue000\ue001")
+_LINK_TARGET = re.compile(r"(\]\()([^)\s]*\|[^)\s]*)(\))")
 
 # The library's italic and underscore-bold rules also fire on `x * y * z` and `snake__case__name`;
 # CommonMark needs the markers to hug the text and not sit inside a word.
@@ -62,8 +66,13 @@ def _hide_inline_code(markdown: str) -> tuple[str, list[str]]:
             fence = None if fence and open_fence(fence + "\n" + line) is None else (fence or line.strip())
             lines.append(line)
         else:
-            lines.append(line if fence else _INLINE_CODE.sub(hide, line))
+            lines.append(line if fence else _escape_link_pipes(_INLINE_CODE.sub(hide, line)))
     return "\n".join(lines), spans
+
+
+def _escape_link_pipes(line: str) -> str:
+    """`|` ends the address in Slack's `<url|label>`: inside a Markdown link's address it becomes %7C."""
+    return _LINK_TARGET.sub(lambda m: m.group(1) + m.group(2).replace("|", "%7C") + m.group(3), line)
 
 
 def _escape(text: str) -> str:
@@ -79,7 +88,7 @@ def to_mrkdwn(markdown: str) -> str:
     """Model Markdown as Slack mrkdwn: bold, italics, strike, links, headings, lists, code blocks."""
     if not markdown:
         return ""
-    hidden, spans = _hide_inline_code(markdown)
+    hidden, spans = _hide_inline_code(markdown.translate(_DELIMITERS))
     converted = _converter.convert(hidden)
     # Slack shows a fence's language tag as the first line of code.
     converted = _FENCE_WITH_LANGUAGE.sub(r"\1\2", converted)

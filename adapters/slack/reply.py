@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 THINKING = "is thinking…"
 STREAM_INTERVAL = 0.25
 UPDATE_INTERVAL = 1.0
+#: How long a rate-limited final edit keeps retrying before the text goes out as a new message.
+FINAL_EDIT_PATIENCE = 60.0
+#: How long the final text waits for a status call still under way (a late status would linger).
+STATUS_WAIT = 2.0
 #: Errors meaning streaming cannot work for this app at all (not just this message).
 STREAMING_UNAVAILABLE = {"missing_scope", "unknown_method", "not_allowed_token_type", "feature_not_enabled",
                          "method_deprecated", "not_authed"}
@@ -53,6 +57,8 @@ class Capabilities:
 
     streaming: bool = True
     status: bool = True
+    #: Kinds of conversation (first letter of the id: C, G, D) where the status line was refused.
+    no_status: set[str] = field(default_factory=set)
 
 
 class UpdateBudget:
@@ -103,8 +109,10 @@ class SlackReply(Reply):
         budget: UpdateBudget,
         capabilities: Capabilities,
         stream: bool = True,
+        quick_client: AsyncWebClient | None = None,
     ) -> None:
         self.client = client
+        self.quick_client = quick_client or client
         self.channel = channel
         self.thread_ts = thread_ts
         self.team = team
@@ -119,11 +127,14 @@ class SlackReply(Reply):
         self._status_task: asyncio.Task[None] | None = None
         self._streamed = ""  # the answer's markdown already streamed, without added fence lines
         self._reopen = ""  # a code block's opening line to repeat at the top of the next message
+        self._done = False
 
     # -- Reply ------------------------------------------------------------------------------
 
     async def started(self) -> None:
         if self.thread_ts is None or not self.capabilities.status:
+            return
+        if self._kind in self.capabilities.no_status:
             return
         # In the background: the model call must not wait for a status line.
         self._status_task = asyncio.create_task(self._set_status())
@@ -140,14 +151,33 @@ class SlackReply(Reply):
     async def finish(self, text: str) -> None:
         self.text = text
         await self._show(text, final=True)
+        self._done = True
 
     async def fail(self, message: str) -> None:
         shown = f"{self.text}\n\n" if self.text.strip() else ""
         await self._show(f"{shown}⚠️ {message}", final=True)
+        self._done = True
+
+    async def stopped(self, mark: str, nothing_yet: str) -> None:
+        """The answer was cut short from outside (shutdown): end it with `mark`, or say so."""
+        if self._done:
+            return
+        if self.text.strip():
+            await self.finish(self.text + mark)
+        else:
+            await self.fail(nothing_yet)
+
+    @property
+    def _kind(self) -> str:
+        return self.channel[:1]
 
     # -- delivery ---------------------------------------------------------------------------
 
     async def _show(self, text: str, *, final: bool) -> None:
+        if final and self._status_task is not None:
+            # Slack clears the status when the answer is posted; a status landing later would linger.
+            await asyncio.wait({self._status_task}, timeout=STATUS_WAIT)
+            self._status_task.cancel()
         if self._stream:
             try:
                 await self._stream_to(text, final=final)
@@ -177,6 +207,10 @@ class SlackReply(Reply):
             used = len(current.content) if current else len(self._reopen)
             fence = open_fence(self._streamed + new)
             room = STREAM_LIMIT - used - (len(fence or "") + 8)
+            if current is not None and room <= 0:
+                # Too full for even a line (and a code block's closer): continue in a new message.
+                await self._close_full(current)
+                continue
             if len(new) <= room:
                 chunk = new
             else:
@@ -197,15 +231,18 @@ class SlackReply(Reply):
             self._streamed += chunk
             new = new[len(chunk):]
             if new:
-                # This message is full: close it (and its code block); the rest goes in the next one.
-                fence = open_fence(self._streamed)
-                closer = ""
-                if fence:
-                    closer = ("" if self._streamed.endswith("\n") else "\n") + fence_marker(fence)
-                    self._reopen = fence + "\n"
-                await self._stop(current, closer)
+                await self._close_full(current)
         if final and self.messages and self.messages[-1].streaming:
             await self._stop(self.messages[-1], "")
+
+    async def _close_full(self, message: _Message) -> None:
+        """This message is full: close it (and its code block); the rest goes in the next one."""
+        fence = open_fence(self._streamed)
+        closer = ""
+        if fence:
+            closer = ("" if self._streamed.endswith("\n") else "\n") + fence_marker(fence)
+            self._reopen = fence + "\n"
+        await self._stop(message, closer)
 
     async def _stop(self, message: _Message, closer: str) -> None:
         await self.client.chat_stopStream(channel=self.channel, ts=message.ts, markdown_text=closer or None)
@@ -233,6 +270,10 @@ class SlackReply(Reply):
                     continue
             else:
                 self.budget.take()
+                if not await self._final_edit(message, piece):
+                    await self._post_instead(message, pieces[index:])
+                    return
+                continue
             await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece)
             message.content = piece
             message.kind = "post"
@@ -245,6 +286,38 @@ class SlackReply(Reply):
                     await self.client.chat_update(channel=self.channel, ts=message.ts, text="…")
                     message.content = ""
 
+    async def _final_edit(self, message: _Message, piece: str) -> bool:
+        """Edit `message` to its final text, waiting out rate limits for a while; False if it would not."""
+        deadline = time.monotonic() + FINAL_EDIT_PATIENCE
+        while True:
+            try:
+                await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece)
+            except SlackApiError as exc:
+                code = error_code(exc)
+                left = deadline - time.monotonic()
+                if code != "ratelimited" or left <= 0:
+                    log.warning("final edit in %s failed (%s); posting the text anew", self.channel, code)
+                    return False
+                await asyncio.sleep(min(left, max(0.2, _retry_after(exc))))
+                continue
+            message.content = piece
+            message.kind = "post"
+            message.updated_at = time.monotonic()
+            return True
+
+    async def _post_instead(self, stale: _Message, pieces: list[str]) -> None:
+        """The final text of a message Slack would not let us edit, and all after it, as new messages."""
+        first = pieces[0]
+        if stale.content.strip() and first.startswith(stale.content):
+            first = first[len(stale.content):].lstrip() or first  # only what the stale message lacks
+        for piece in (first, *pieces[1:]):
+            response = await self.client.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, text=piece,
+                unfurl_links=False, unfurl_media=False,
+            )
+            self.messages.append(_Message(str(response["ts"]), False, piece, kind="post",
+                                          updated_at=time.monotonic()))
+
     async def _close_stream(self, message: _Message) -> None:
         message.streaming = False
         try:
@@ -256,15 +329,30 @@ class SlackReply(Reply):
 
     async def _set_status(self) -> None:
         try:
-            await self.client.assistant_threads_setStatus(
+            await self.quick_client.assistant_threads_setStatus(
                 channel_id=self.channel, thread_ts=self.thread_ts or "", status=THINKING,
             )
         except SlackApiError as exc:
-            if error_code(exc) in STREAMING_UNAVAILABLE:
+            code = error_code(exc)
+            if code in STREAMING_UNAVAILABLE:
                 self.capabilities.status = False
-            log.debug("assistant.threads.setStatus in %s: %s", self.channel, error_code(exc))
+            elif code != "ratelimited":
+                # Refused in this kind of conversation (e.g. channel threads): once, not per answer.
+                self.capabilities.no_status.add(self._kind)
+            log.debug("assistant.threads.setStatus in %s: %s", self.channel, code)
         except Exception as exc:
             log.debug("assistant.threads.setStatus in %s failed: %r", self.channel, exc)
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return float(value[0] if isinstance(value, list) else value)
+            except (TypeError, ValueError, IndexError):
+                break
+    return 1.0
 
 
 class _Diverged(Exception):

@@ -3,7 +3,10 @@
 Events reach the bot as signed HTTP requests (X-Slack-Signature v0, retries with
 X-Slack-Retry-Num) or over a Socket Mode WebSocket opened through apps.connections.open.
 Like Slack, the fake answers 429 with Retry-After to more than 5 updates of one message in
-3 seconds, and msg_too_long past 40,000 characters. Every call is recorded for assertions.
+3 seconds, msg_too_long past 40,000 characters of text or 12,000 of a streamed message's
+markdown_text. Slash commands' `response_url` posts are kept per command. Tests can hold back the
+answer to any Web API method (or to file downloads) until they release it, to check what the bot
+does while it waits. Every call is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Delivery:
     status: int
     body: Any
     seconds: float
+    command_id: str = ""  # for slash commands: where `response_url` posts are kept
 
 
 class FakeSlack:
@@ -90,6 +94,11 @@ class FakeSlack:
         self.forced_429: dict[str, int] = {}  # method -> how many calls to refuse with 429
         self.rate_limited: list[str] = []  # methods answered with 429
         self.gone_channels: set[str] = set()  # chat.* calls there answer channel_not_found
+        self.retry_after = 1  # the Retry-After of every 429
+        self.update_error: str | None = None  # chat.update answers this error
+        self.redirects: dict[str, str] = {}  # file id -> Location the download redirects to
+        self.responses: dict[str, list[dict[str, Any]]] = {}  # command id -> response_url posts
+        self._held: dict[str, asyncio.Event] = {}
         self.bot_url = ""  # the bot's HTTP-mode base URL
         self.first_text_times: dict[str, float] = {}
         self._updates: dict[str, list[float]] = {}
@@ -113,6 +122,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_get("/files/{file_id}", self._file)
+        app.router.add_post("/response/{command_id}", self._response)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -163,6 +173,17 @@ class FakeSlack:
             "url_private": url,
             "url_private_download": url,
         }
+
+    def hold(self, name: str) -> asyncio.Event:
+        """Keep every answer to the Web API method `name` (or "files" for downloads) waiting until
+        the returned event is set."""
+        self._held[name] = asyncio.Event()
+        return self._held[name]
+
+    async def _wait_if_held(self, name: str) -> None:
+        held = self._held.get(name)
+        if held is not None:
+            await held.wait()
 
     def next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
@@ -286,6 +307,7 @@ class FakeSlack:
         command: str = "/qwen",
     ) -> Delivery:
         """A slash command; the delivery's body is what the bot acknowledged with."""
+        command_id = uuid.uuid4().hex
         payload = {
             "token": "legacy-verification-token",
             "team_id": self.team,
@@ -297,13 +319,33 @@ class FakeSlack:
             "command": command,
             "text": text,
             "api_app_id": "A0QWEN",
-            "response_url": f"http://127.0.0.1:{self.port}/api/response",
+            "response_url": f"http://127.0.0.1:{self.port}/response/{command_id}",
             "trigger_id": uuid.uuid4().hex,
         }
         if via == "socket":
-            return await self._over_socket("slash_commands", payload, 0)
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        return await self._over_http(urlencode(payload), headers, None, None, None)
+            delivery = await self._over_socket("slash_commands", payload, 0)
+        else:
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            delivery = await self._over_http(urlencode(payload), headers, None, None, None)
+        delivery.command_id = command_id
+        return delivery
+
+    async def response(self, delivery: Delivery, within: float = 10.0) -> dict[str, Any]:
+        """The first message the bot sent to a command's `response_url` (waiting for it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not self.responses.get(delivery.command_id):
+            if loop.time() > deadline:
+                raise AssertionError(f"no response_url message within {within}s")
+            await asyncio.sleep(0.01)
+        return self.responses[delivery.command_id][0]
+
+    async def command_answer(self, text: str, **options: Any) -> dict[str, Any]:
+        """A slash command's answer, whether it came in the ack or later through `response_url`."""
+        delivery = await self.command(text, **options)
+        if isinstance(delivery.body, dict) and delivery.body.get("text"):
+            return delivery.body
+        return await self.response(delivery)
 
     async def _over_http(
         self,
@@ -375,9 +417,16 @@ class FakeSlack:
                 self.socket_connected.clear()
         return ws
 
+    async def _response(self, request: web.Request) -> web.Response:
+        self.responses.setdefault(request.match_info["command_id"], []).append(await request.json())
+        return web.Response(text="ok")
+
     async def _file(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
         self.file_requests.append(file_id)
+        await self._wait_if_held("files")
+        if file_id in self.redirects:
+            return web.Response(status=302, headers={"Location": self.redirects[file_id]})
         if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
             return web.Response(status=302, headers={"Location": "/login"})
         if file_id not in self.files:
@@ -396,12 +445,10 @@ class FakeSlack:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        await self._wait_if_held(method)
         if self.forced_429.get(method):
             self.forced_429[method] -= 1
-            self.rate_limited.append(method)
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
-            )
+            return self._ratelimited(method)
         if method.startswith("chat.") and params.get("channel") in self.gone_channels:
             return web.json_response({"ok": False, "error": "channel_not_found"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
@@ -413,6 +460,12 @@ class FakeSlack:
         if "error" in result:
             return web.json_response({"ok": False, **result})
         return web.json_response({"ok": True, **result})
+
+    def _ratelimited(self, method: str) -> web.Response:
+        self.rate_limited.append(method)
+        return web.json_response(
+            {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(self.retry_after)}
+        )
 
     # -- Web API methods --------------------------------------------------------------------
 
@@ -481,10 +534,9 @@ class FakeSlack:
         now = time.monotonic()
         recent = [t for t in self._updates.get(message.ts, []) if t > now - UPDATE_WINDOW]
         if len(recent) >= UPDATE_BURST:
-            self.rate_limited.append("chat.update")
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
-            )
+            return self._ratelimited("chat.update")
+        if self.update_error:
+            return {"error": self.update_error}
         text = str(p.get("text") or p.get("markdown_text") or "")
         if len(text) > TEXT_LIMIT:
             return {"error": "msg_too_long"}
@@ -519,7 +571,7 @@ class FakeSlack:
         if not message.streaming:
             return {"error": "message_not_in_streaming_state"}
         markdown = str(p.get("markdown_text") or "")
-        if len(markdown) > MARKDOWN_LIMIT or len(message.markdown) + len(markdown) > TEXT_LIMIT:
+        if len(message.markdown) + len(markdown) > MARKDOWN_LIMIT:
             return {"error": "msg_too_long"}
         message.markdown += markdown
         message.versions.append(message.markdown)
@@ -533,6 +585,8 @@ class FakeSlack:
             return {"error": "message_not_found"}
         if not message.streaming:
             return {"error": "message_not_in_streaming_state"}
+        if len(message.markdown) + len(str(p.get("markdown_text") or "")) > MARKDOWN_LIMIT:
+            return {"error": "msg_too_long"}
         message.markdown += str(p.get("markdown_text") or "")
         message.streaming = False
         return {"channel": message.channel, "ts": message.ts, "message": {"ts": message.ts}}

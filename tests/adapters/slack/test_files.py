@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 
 from tests.adapters.slack.conftest import DM
 
@@ -79,3 +80,37 @@ async def test_an_unreadable_file_alone_is_explained_without_a_model_call(slack,
     await run.idle()
     assert qwen.requests == []
     assert slack.texts(DM) == ["Skipped demo.mp4: I can read images and text files only."]
+
+
+async def test_a_redirect_loop_leaves_no_token_in_the_logs(slack, qwen, start_bot, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    run = await start_bot()
+    looping = slack.add_file("F0LOOP", "notes.txt", "text/plain", b"never served")
+    slack.redirects["F0LOOP"] = "/files/F0LOOP"
+    await slack.deliver(slack.message("read this", channel=DM, files=[looping]))
+    await run.idle()
+    assert any("Skipped notes.txt" in t for t in slack.texts(DM))
+    logged = "\n".join(caplog.text.splitlines() + [r.getMessage() for r in caplog.records])
+    assert slack.bot_token not in logged
+
+
+async def test_a_redirect_off_slack_is_not_followed(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    moved = slack.add_file("F0MOVED", "notes.txt", "text/plain", b"secret notes")
+    slack.add_file("F0ELSEWHERE", "notes.txt", "text/plain", b"secret notes")
+    slack.redirects["F0MOVED"] = f"http://localhost:{slack.port}/files/F0ELSEWHERE"
+    await slack.deliver(slack.message("read this", channel=DM, files=[moved]))
+    await run.idle()
+    assert slack.file_requests == ["F0MOVED"]
+    assert any("Skipped notes.txt" in t for t in slack.texts(DM))
+
+
+async def test_a_redirect_within_slack_is_followed(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    moved = slack.add_file("F0MOVED", "todo.txt", "text/plain", b"placeholder")
+    slack.add_file("F0REAL", "todo.txt", "text/plain", b"buy milk")
+    slack.redirects["F0MOVED"] = "/files/F0REAL"
+    await slack.deliver(slack.message("read this", channel=DM, files=[moved]))
+    await run.idle()
+    assert slack.file_requests == ["F0MOVED", "F0REAL"]
+    assert "buy milk" in prompt(qwen.chat_requests[-1])

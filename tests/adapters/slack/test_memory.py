@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.adapters.slack.conftest import ALICE, BOB, DM, GENERAL
-from tests.fakes.qwen import Script
+from bot.locks import KeyedLocks
+from tests.adapters.slack.conftest import ALICE, BOB, DM, GENERAL, eventually
+from tests.fakes.qwen import Script, last_user_text
 
 
 def prompt(body) -> str:  # type: ignore[no-untyped-def]
@@ -101,3 +102,43 @@ async def test_mentions_of_people_reach_the_model_as_names(slack, qwen, start_bo
     run = await start_bot()
     await mention(slack, run, f"what did <@{BOB}> say?")
     assert "Alice: what did @Bob say?" in prompt(qwen.chat_requests[-1])
+
+
+async def test_a_rate_limited_thread_read_is_skipped_not_waited_out(slack, qwen, start_bot) -> None:
+    parent = slack.message("we need a name for the project", user=BOB)
+    slack.history[(GENERAL, parent["ts"])] = [parent]
+    slack.forced_429["conversations.replies"] = 3
+    run = await start_bot()
+    await mention(slack, run, "what do you think?", thread_ts=parent["ts"])
+    assert slack.count("conversations.replies") == 1
+    assert slack.texts(GENERAL, parent["ts"]) == ["Hello from fake Qwen."]
+    assert "we need a name" not in prompt(qwen.chat_requests[-1])
+
+
+class WatchedLocks(KeyedLocks):
+    """The bot's real per-conversation locks, noting each request for one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[object] = []
+
+    def hold(self, key):  # type: ignore[no-untyped-def]
+        self.requests.append(key)
+        return super().hold(key)
+
+
+async def test_a_message_waiting_for_its_file_is_not_overtaken_by_the_next(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    thread = await mention(slack, run, "start")
+    run.bot.locks = locks = WatchedLocks()
+    downloads = slack.hold("files")
+    notes = slack.add_file("F0NOTES", "notes.txt", "text/plain", b"first the notes")
+    await slack.deliver(slack.message("read my notes", thread_ts=thread, files=[notes]))
+    await eventually(lambda: slack.file_requests)
+    await slack.deliver(slack.message("and then answer this", thread_ts=thread))
+    # The download is released once the second message is either queued or already at the model.
+    await eventually(lambda: len(locks.requests) == 2 or len(qwen.chat_requests) == 2)
+    downloads.set()
+    await run.idle()
+    asked = [last_user_text(r).split("\n")[0] for r in qwen.chat_requests[1:]]
+    assert asked == ["Alice: read my notes", "Alice: and then answer this"]

@@ -15,6 +15,7 @@ from adapters.slack.parse import (
     parse_command,
     plain_text,
     read_message,
+    thread_command,
 )
 from bot.types import ChannelMode, ConversationKey, Trigger
 
@@ -139,3 +140,19 @@ def test_display_name_prefers_the_profile_display_name() -> None:
 ])
 def test_slash_command_text_splits_into_subcommand_and_argument(text: str, expected: tuple[str, str]) -> None:
     assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("reset", ("reset", "")),
+    ("Usage", ("usage", "")),
+    ("memory", ("memory", "")),
+    ("persona Be brief.", ("persona", "Be brief.")),
+    ("model qwen-plus", ("model", "qwen-plus")),
+    ("model", ("model", "")),
+    ("model this as a graph", None),
+    ("reset the router, then what?", None),
+    ("channel-mode always", None),
+    ("what is a monad?", None),
+])
+def test_a_thread_command_is_a_mention_whose_whole_text_is_a_command(text, expected) -> None:
+    assert thread_command(text, ["qwen-max", "qwen-plus"]) == expected

@@ -112,3 +112,12 @@ def test_settled_text_stops_before_a_word_still_being_written() -> None:
     assert settled("ping @chan") == "ping "
     assert settled("line one\nsecond") == "line one\n"
     assert settled("nospace") == ""
+
+
+def test_text_that_looks_like_an_internal_placeholder_is_rendered_whole() -> None:
+    assert to_mrkdwn("Here: \ue0007\ue001 and \ue0000\ue001 `code` done") == "Here: 7 and 0 `code` done"
+
+
+def test_a_pipe_in_a_link_address_does_not_end_the_address() -> None:
+    assert to_mrkdwn("See [the query](https://example.com/search?q=a|b) now") == (
+        "See <https://example.com/search?q=a%7Cb|the query> now")

@@ -9,7 +9,7 @@ import pytest
 from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackSettings
 from bot.config import ConfigError
-from tests.adapters.slack.conftest import DM, GENERAL
+from tests.adapters.slack.conftest import DM, GENERAL, eventually
 from tests.fakes.qwen import Script
 
 MANIFEST = Path(__file__).resolve().parents[3] / "slack" / "manifest.yml"
@@ -101,3 +101,14 @@ async def test_an_answer_under_way_finishes_before_shutdown(slack, qwen, start_b
     await slack.deliver(slack.message("hi", channel=DM))
     await run.stop()
     assert slack.texts(DM) == ["almost done"]
+
+
+async def test_an_answer_cut_by_shutdown_ends_with_the_interrupted_mark(slack, qwen, start_bot) -> None:
+    qwen.queue(Script("first words and then a long pause", chunks=2, delay=30))
+    run = await start_bot()
+    run.bot.shutdown_grace = 0
+    await slack.deliver(slack.message("hi", channel=DM))
+    await eventually(lambda: slack.texts(DM))
+    await run.stop()
+    (text,) = slack.texts(DM)
+    assert text.startswith("first words") and text.endswith("_(reply interrupted)_")

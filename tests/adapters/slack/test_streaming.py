@@ -190,3 +190,62 @@ async def test_slack_errors_never_stop_the_app(slack, qwen, start_bot) -> None:
     thread = await mention(slack, run, "still alive?")
     assert slack.texts(GENERAL, thread) == ["Hello from fake Qwen."]
     assert not run.task.done()
+
+
+def code_lines(start: str, end: str, width: int) -> str:
+    """`start`, numbered code lines, then `end`: exactly `width` characters."""
+    body = "".join(f"x_{i} = {i}\n" for i in range(width))[: width - len(start) - len(end)]
+    body = body.rsplit("\n", 1)[0] + "\n"
+    return start + body + "#" * (width - len(start) - len(body) - len(end) - 1) + "\n" + end
+
+
+async def test_message_filled_to_the_brim_continues_in_a_new_one_when_code_begins(slack, qwen, start_bot):
+    # Three equal parts, paced so that each reaches Slack as its own update: prose that leaves no
+    # room for a code block's closer, then a code block opening, then its end.
+    prose = "word " * 2197 + "wor\n"
+    opening = code_lines("```python\n", "", len(prose))
+    ending = code_lines("", "```\nend.", len(prose))
+    answer = prose + opening + ending
+    qwen.queue(Script(answer, chunks=3, delay=0.5))
+    run = await start_bot()
+    thread = await mention(slack, run)
+    texts = slack.texts(GENERAL, thread)
+    assert slack.count("chat.update") == 0  # streamed all the way, never refused as too long
+    assert all(len(t) <= STREAM_LIMIT and t.count("```") % 2 == 0 for t in texts)
+    assert texts[0] == prose
+    # Each later message but the last closes the code block with ``` and the next reopens it.
+    assert "".join(texts[1:]).replace("``````python\n", "") == opening + ending
+
+
+async def test_rate_limited_final_edit_is_retried_until_it_lands(slack, qwen, start_bot) -> None:
+    answer = " ".join(f"w{i}" for i in range(20))
+    qwen.queue(Script(answer, delay=0.02))
+    run = await start_bot()
+    slack.retry_after = 0
+    slack.forced_429["chat.update"] = 5  # more than slack-sdk's own three retries
+    await slack.deliver(slack.message("hi", channel=DM))
+    await run.idle()
+    assert slack.rate_limited == ["chat.update"] * 5
+    assert slack.texts(DM) == [answer]
+
+
+async def test_final_edit_that_slack_refuses_is_posted_as_a_new_message(slack, qwen, start_bot) -> None:
+    answer = " ".join(f"w{i}" for i in range(20))
+    qwen.queue(Script(answer, delay=0.02))
+    run = await start_bot()
+    slack.update_error = "cant_update_message"
+    await slack.deliver(slack.message("hi", channel=DM))
+    await run.idle()
+    shown, rest = slack.texts(DM)
+    assert f"{shown} {rest}" == answer
+
+
+async def test_slack_connect_author_is_the_streams_recipient(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    events = slack.mention("hello from a partner workspace", user="U0PARTNER")
+    for event in events:
+        event["user_team"] = "T0PARTNER"
+    await slack.deliver_all(events)
+    await run.idle()
+    start = slack.params("chat.startStream")[0]
+    assert (start["recipient_user_id"], start["recipient_team_id"]) == ("U0PARTNER", "T0PARTNER")

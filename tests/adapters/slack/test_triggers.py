@@ -76,8 +76,8 @@ async def test_thread_message_to_a_colleague_is_remembered_not_answered(slack, q
 async def test_always_mode_channel_answers_every_message_at_the_top_level(slack, qwen, start_bot) -> None:
     qwen.responder = echo
     run = await start_bot()
-    ack = await slack.command("channel-mode always", channel=RANDOM, user=ALICE)
-    assert "every message" in ack.body["text"]
+    answer = await slack.command_answer("channel-mode always", channel=RANDOM, user=ALICE)
+    assert "every message" in answer["text"]
     await slack.deliver(slack.message("no mention here", channel=RANDOM))
     await slack.deliver(slack.message("nor here", channel=GENERAL))
     await run.idle()
@@ -136,3 +136,30 @@ async def test_status_shows_the_bot_is_thinking(slack, qwen, start_bot) -> None:
     await eventually(lambda: slack.statuses)
     assert slack.statuses[0]["thread_ts"] == events[0]["ts"]
     assert slack.statuses[0]["status"] == "is thinking…"
+
+
+async def test_other_bots_in_the_bots_thread_are_answered_only_when_they_mention_it(slack, qwen, start_bot):
+    qwen.responder = echo
+    run = await start_bot(answer_bots=True)
+    first = slack.mention("start")
+    await slack.deliver_all(first)
+    await run.idle()
+    thread = first[0]["ts"]
+    await slack.deliver(slack.message("build passed", user="U0CIBOT", bot_id="B0CI", thread_ts=thread))
+    await run.idle()
+    assert slack.texts(GENERAL, thread) == ["Answer to: start"]
+    await slack.deliver_all(slack.mention("summarise", user="U0CIBOT", bot_id="B0CI", thread_ts=thread))
+    await run.idle()
+    assert slack.texts(GENERAL, thread) == ["Answer to: start", "Answer to: summarise"]
+    assert "build passed" in str(qwen.chat_requests[-1]["messages"])  # kept as context
+
+
+async def test_a_refused_status_line_is_not_asked_for_again(slack, qwen, start_bot) -> None:
+    slack.status_error = "not_allowed"
+    run = await start_bot()
+    for text in ("one", "two"):
+        events = slack.mention(text)
+        await slack.deliver_all(events)
+        await run.idle()
+        assert slack.texts(GENERAL, events[0]["ts"]) == ["Hello from fake Qwen."]
+    assert slack.count("assistant.threads.setStatus") == 1
