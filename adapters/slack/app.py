@@ -439,9 +439,9 @@ class SlackBot:
     async def _run_command(self, name: str, arg: str, key: ConversationKey, user: str) -> str:
         """A command's answer for `key`, after the permission check for changes to shared settings."""
         changes = name in SETTINGS_CHANGES and (name == "reset" or bool(arg))
-        if changes and not key.channel.startswith("D") and not await self._may_change(user, key.channel):
-            return NO_PERMISSION[self.settings.slack_settings_access]
         try:
+            if changes and not key.channel.startswith("D") and not await self._may_change(user, key.channel):
+                return NO_PERMISSION[self.settings.slack_settings_access]
             return await self.core.commands.run(f"{name} {arg}".strip(), key, user)
         except Exception:
             log.exception("Slack: command %s failed", name)
@@ -485,8 +485,8 @@ class SlackBot:
         except SlackApiError as exc:
             log.info("Slack: could not post a /qwen question in %s (%s)", channel, error_code(exc))
             try:
-                text = CANNOT_POST.format(name=self.bot_name)
-                await respond(response_type="ephemeral", text=to_mrkdwn(text))
+                note = CANNOT_POST.format(name=self.bot_name)
+                await respond(response_type="ephemeral", text=to_mrkdwn(note))
             except Exception as error:
                 log.info("Slack: answering /qwen failed (%s)", type(error).__name__)
             return
