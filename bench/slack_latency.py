@@ -32,6 +32,15 @@ REPLIES = 50
 ANSWER = " ".join(f"token{i}" for i in range(40))
 
 
+class TokenScript(Script):
+    """Chunks cut like real model tokens, space first ("token0", " token1", ...): the first word is
+    not settled (safe to stream) until the next token arrives, as with a real model."""
+
+    def pieces(self) -> list[str]:
+        words = self.text.split(" ")
+        return [words[0], *(" " + w for w in words[1:])]
+
+
 def percentiles(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -40,7 +49,7 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 async def run_case(mode: str, where: str, workdir: Path) -> dict[str, tuple[float, float]]:
     qwen = await FakeQwen().start()
-    qwen.responder = lambda body: Script(ANSWER, delay=0.002, first_delay=0.02)
+    qwen.responder = lambda body: TokenScript(ANSWER, delay=0.002, first_delay=0.02)
     slack = await FakeSlack().start()
     slack.add_user("U0ALICE", "Alice")
     if where == "dm (edits)":

@@ -25,6 +25,7 @@ _LINK = re.compile(r"<((?:https?://|mailto:)[^\s<>|]+)(?:\|([^<>]*))?>")
 _FENCE_WITH_LANGUAGE = re.compile(r"^(\s{0,3})(```+)[A-Za-z0-9_+#.-]+[ \t]*$", re.MULTILINE)
 _BROADCAST_WORD = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 _SPECIAL = re.compile(r"<([!@])")
+_UNSETTLED = frozenset("<@`~")
 _QUOTE = re.compile(r"^(\s*)&gt;(?= |$)", re.MULTILINE)
 
 _INLINE_CODE = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
@@ -140,7 +141,10 @@ def fence_marker(fence: str) -> str:
 
 
 def settled(text: str) -> str:
-    """The part of a growing text that later text cannot change: everything up to the last space
-    or newline, so a half-written `<!her` or `@chan` is never sent before it can be defused."""
+    """The part of a growing text that later text cannot change once streamed (appends cannot be
+    taken back). A last, unfinished word is held back only if it could still become a ping
+    (`<!her`, `@chan`) or a code fence; any other word is sent, and the next append continues it."""
     cut = max(text.rfind(" "), text.rfind("\n"))
-    return text[: cut + 1]
+    if any(char in _UNSETTLED for char in text[cut + 1:]):
+        return text[: cut + 1]
+    return text

@@ -107,11 +107,12 @@ def test_open_fence_names_the_code_block_left_open() -> None:
     assert open_fence("````\n```\nstill open") == "````"
 
 
-def test_settled_text_stops_before_a_word_still_being_written() -> None:
+def test_settled_text_holds_back_only_a_last_word_that_could_still_become_a_ping_or_a_fence() -> None:
     assert settled("hello <!her") == "hello "
     assert settled("ping @chan") == "ping "
-    assert settled("line one\nsecond") == "line one\n"
-    assert settled("nospace") == ""
+    assert settled("code:\n``") == "code:\n"
+    assert settled("line one\nsecond") == "line one\nsecond"
+    assert settled("Hello") == "Hello"
 
 
 def test_text_that_looks_like_an_internal_placeholder_is_rendered_whole() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from adapters.slack.render import MESSAGE_LIMIT, STREAM_LIMIT, to_mrkdwn
-from tests.adapters.slack.conftest import DM, GENERAL, RANDOM
+from tests.adapters.slack.conftest import DM, GENERAL, RANDOM, eventually
 from tests.fakes.qwen import Script
 
 ANSWER = "Here is **bold**, *italic*, ~~old~~ and [a link](https://example.com). Hi <!channel> and <@U0BOB>!"
@@ -40,6 +40,23 @@ async def test_first_words_are_sent_without_waiting_for_a_buffer_to_fill(slack, 
     first = slack.params("chat.startStream")[0]["markdown_text"]
     assert answer.startswith(first)
     assert len(first) < 256  # slack-sdk's chat_stream helper would hold back the first 256 characters
+
+
+class TokenScript(Script):
+    """Chunks cut like a real model's tokens, each after the first leading with its space."""
+
+    def pieces(self) -> list[str]:
+        words = self.text.split(" ")
+        return [words[0], *(" " + word for word in words[1:])]
+
+
+async def test_first_word_is_streamed_before_the_next_token_arrives(slack, qwen, start_bot) -> None:
+    qwen.queue(TokenScript("Hello there", delay=60))  # the second token never comes in this test
+    run = await start_bot()
+    run.bot.shutdown_grace = 0
+    await slack.deliver_all(slack.mention("hi"))
+    await eventually(lambda: slack.params("chat.startStream"))
+    assert slack.params("chat.startStream")[0]["markdown_text"] == "Hello"
 
 
 async def test_streamed_markdown_pings_nobody(slack, qwen, start_bot) -> None:
