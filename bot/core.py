@@ -135,8 +135,8 @@ class ConversationCore:
 
     async def _answer(self, incoming: Incoming, reply: Reply) -> Outcome:
         key = incoming.key
-        conv, summary = await self.store.state(key)
-        conv = await self._with_parent_settings(key, conv)
+        snapshot = await self.store.load(key)
+        conv = await self._with_parent_settings(key, snapshot.settings)
         persona = conv.persona or self.settings.system_prompt
         text = inline_text(incoming.text, incoming.attachments)
         room = self.settings.max_context_tokens - self.counter.count(persona) - 4 * MESSAGE_OVERHEAD
@@ -147,13 +147,15 @@ class ConversationCore:
                          "memory budget, so I read only its beginning.")
         turn = Turn("user", incoming.author.id, incoming.author.name, text, self.counter.count(text),
                     incoming.message_id)
-        if await self.store.add_turn(key, turn) is None:
+        stored = await self.store.add_turn(key, turn)
+        if stored is None:
             return Outcome.DUPLICATE
         for note in notes:
             await _quietly(reply.notice(note))
 
-        # The summary read above still holds: summaries change only under this conversation's lock.
-        turns = await self.store.turns_after(key, summary.upto_turn_id)
+        # What was loaded still holds: answered turns are added only under this lock. A summary
+        # written meanwhile, or a side message recorded meanwhile, shows up from the next turn on.
+        summary, turns = snapshot.summary, [*snapshot.turns, stored]
         images = image_urls(incoming.attachments)
         context = build_context(
             persona=persona,

@@ -49,6 +49,15 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """What a turn reads before answering: settings, summary, and the turns after the summary."""
+
+    settings: ConversationSettings
+    summary: Summary
+    turns: tuple[Turn, ...]
+
+
+@dataclass(frozen=True)
 class Tokens:
     prompt: int = 0
     completion: int = 0
@@ -142,9 +151,11 @@ class MemoryStore(ABC):
     async def claim_event(self, platform: str, event_id: str) -> bool:
         """True the first time an event id is claimed, False ever after (across restarts and replicas)."""
 
-    async def state(self, key: ConversationKey) -> tuple[ConversationSettings, Summary]:
-        """Settings and summary together: what every turn reads first. Backends may do it in one query."""
-        return await self.settings(key), await self.summary(key)
+    async def load(self, key: ConversationKey) -> Snapshot:
+        """Everything a turn reads first. Backends may do it in one query: it is on every reply's path."""
+        summary = await self.summary(key)
+        turns = await self.turns_after(key, summary.upto_turn_id)
+        return Snapshot(await self.settings(key), summary, tuple(turns))
 
     @contextlib.asynccontextmanager
     async def lock(self, key: ConversationKey) -> AsyncIterator[None]:

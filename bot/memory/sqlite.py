@@ -15,6 +15,7 @@ from bot.memory.base import (
     ConversationSettings,
     MemoryStats,
     MemoryStore,
+    Snapshot,
     Summary,
     Tokens,
     Turn,
@@ -73,6 +74,7 @@ MIGRATIONS: list[str] = [
     # Pruning old event claims happens on every claim; keep it an index range scan.
     "CREATE INDEX events_by_time ON events (claimed_at);",
     "ALTER TABLE conversations ADD COLUMN memory_version INTEGER NOT NULL DEFAULT 0;",
+    "CREATE INDEX turns_by_conversation ON turns (conversation_id, id);",
 ]
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
@@ -201,16 +203,23 @@ class SQLiteStore(MemoryStore):
         )
         return next((Summary(*row) for row in rows), Summary())
 
-    async def state(self, key: ConversationKey) -> tuple[ConversationSettings, Summary]:
+    async def load(self, key: ConversationKey) -> Snapshot:
         conv = await self._conversation_id(key, create=False)
         rows = await self.db.execute_fetchall(
-            "SELECT persona, model, mode, summary, summary_upto, memory_version FROM conversations"
-            " WHERE id=?",
+            "SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
+            " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
+            " FROM conversations c"
+            " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto"
+            " WHERE c.id=? ORDER BY t.id",
             (conv,),
         )
-        for persona, model, mode, summary, upto, version in rows:
-            return ConversationSettings(persona, model, ChannelMode(mode)), Summary(summary, upto, version)
-        return ConversationSettings(), Summary()
+        if not rows:
+            return Snapshot(ConversationSettings(), Summary(), ())
+        persona, model, mode, summary, upto, version = rows[0][:6]
+        turns = tuple(Turn(*row[6:]) for row in rows if row[-1] is not None)
+        return Snapshot(
+            ConversationSettings(persona, model, ChannelMode(mode)), Summary(summary, upto, version), turns
+        )
 
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
         conv = await self._conversation_id(key)

@@ -123,6 +123,27 @@ async def test_turns_after_returns_later_turns_oldest_first(store: MemoryStore) 
     assert await store.turns_after(ConversationKey("discord", "x", "never-seen"), 0) == []
 
 
+# -- load ---------------------------------------------------------------------------------------
+
+async def test_load_returns_settings_summary_and_the_turns_after_the_summary(store: MemoryStore) -> None:
+    await store.update_settings(CHANNEL, persona="a pirate", model="qwen-plus")
+    first = await store.add_turn(CHANNEL, user_turn("old", "m1"))
+    second = await store.add_turn(CHANNEL, user_turn("new", "m2"))
+    assert first is not None and second is not None
+    await store.replace_summary(CHANNEL, Summary(), Summary("they said old", first.id))
+
+    snapshot = await store.load(CHANNEL)
+
+    assert snapshot.settings == ConversationSettings("a pirate", "qwen-plus", ChannelMode.MENTION)
+    assert snapshot.summary == Summary("they said old", first.id)
+    assert snapshot.turns == (second,)
+
+
+async def test_load_of_an_unknown_conversation_is_empty(store: MemoryStore) -> None:
+    snapshot = await store.load(ConversationKey("discord", "x", "never-seen"))
+    assert (snapshot.settings, snapshot.summary, snapshot.turns) == (ConversationSettings(), Summary(), ())
+
+
 # -- summary ------------------------------------------------------------------------------------
 
 async def test_a_new_conversation_has_an_empty_summary(store: MemoryStore) -> None:
