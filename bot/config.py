@@ -29,6 +29,14 @@ def split_commas(value: object) -> object:
     return value
 
 
+def http_url(value: str, example: str) -> str:
+    """`value` without a trailing slash, if it is an http(s) URL; otherwise a readable error."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("must be an http(s) URL such as " + example)
+    return value.rstrip("/")
+
+
 #: A setting written as "a, b, c" in the environment.
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(split_commas)]
 
@@ -64,10 +72,7 @@ class Settings(EnvSettings):
     @field_validator("qwen_base_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError("must be an http(s) URL such as " + DASHSCOPE_INTL)
-        return value.rstrip("/")
+        return http_url(value, DASHSCOPE_INTL)
 
     @field_validator("database_url")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from bot.access import AccessList
-from bot.config import CommaList, EnvSettings
+from bot.config import CommaList, EnvSettings, http_url
 
 DISCORD_API = "https://discord.com/api/v10"
 
@@ -64,9 +64,7 @@ class DiscordSettings(EnvSettings):
     @field_validator("discord_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL such as " + DISCORD_API)
-        return value.rstrip("/")
+        return http_url(value, DISCORD_API)
 
     @model_validator(mode="after")
     def _shards(self) -> DiscordSettings:

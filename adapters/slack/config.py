@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator
 
-from bot.config import CommaList, EnvSettings
+from bot.config import CommaList, EnvSettings, http_url
 
 SLACK_API = "https://slack.com/api/"
 
@@ -41,10 +40,7 @@ class SlackSettings(EnvSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError("must be an http(s) URL such as " + SLACK_API)
-        return value if value.endswith("/") else value + "/"
+        return http_url(value, SLACK_API) + "/"  # slack-sdk joins method names onto it
 
     @field_validator("slack_bot_token")
     @classmethod
