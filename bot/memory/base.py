@@ -83,6 +83,20 @@ class MemoryStats:
     summarised_turns: int
 
 
+def setting_columns(
+    persona: str | Literal[False] | None, model: str | Literal[False] | None, mode: ChannelMode | None
+) -> dict[str, object]:
+    """The conversation columns an `update_settings` call changes, with their new values."""
+    changes: dict[str, object] = {}
+    if persona is not False:
+        changes["persona"] = persona
+    if model is not False:
+        changes["model"] = model
+    if mode is not None:
+        changes["mode"] = mode.value
+    return changes
+
+
 class MemoryStore(ABC):
     """Per-conversation memory: turns, settings, a rolling summary, usage and claimed events."""
 

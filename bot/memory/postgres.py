@@ -26,6 +26,7 @@ from bot.memory.base import (
     Tokens,
     Turn,
     UsageReport,
+    setting_columns,
 )
 from bot.types import ChannelMode, ConversationKey
 
@@ -285,13 +286,7 @@ class PostgresStore(MemoryStore):
         mode: ChannelMode | None = None,
     ) -> ConversationSettings:
         conv = await self._conversation_id(key)
-        changes: dict[str, object] = {}
-        if persona is not False:
-            changes["persona"] = persona
-        if model is not False:
-            changes["model"] = model
-        if mode is not None:
-            changes["mode"] = mode.value
+        changes = setting_columns(persona, model, mode)
         if changes:
             assignments = ", ".join(f"{column}=${n}" for n, column in enumerate(changes, start=2))
             await self.pool.execute(

@@ -20,6 +20,7 @@ from bot.memory.base import (
     Tokens,
     Turn,
     UsageReport,
+    setting_columns,
 )
 from bot.types import ChannelMode, ConversationKey
 
@@ -248,13 +249,7 @@ class SQLiteStore(MemoryStore):
         mode: ChannelMode | None = None,
     ) -> ConversationSettings:
         conv = await self._conversation_id(key)
-        changes: dict[str, object] = {}
-        if persona is not False:
-            changes["persona"] = persona
-        if model is not False:
-            changes["model"] = model
-        if mode is not None:
-            changes["mode"] = mode.value
+        changes = setting_columns(persona, model, mode)
         if changes:
             assignments = ", ".join(f"{column}=?" for column in changes)
             await self.db.execute(
