@@ -168,8 +168,7 @@ class ConversationCore:
         )
         model = self.model_for(conv.model, vision=bool(images))
         await _quietly(reply.started())
-        async with self._slots:  # held only while the model streams, not while the platform catches up
-            result = await self._generate(reply, context.messages, model)
+        result = await self._generate(reply, context.messages, model)
         if context.left_out:
             self._summarise_later(key)
         if isinstance(result, str):
@@ -178,7 +177,8 @@ class ConversationCore:
 
         await _quietly(reply.finish(result.text + INTERRUPTED_MARK if result.interrupted else result.text))
         answer = Turn("assistant", "assistant", "assistant", result.text, self.counter.count(result.text))
-        await self.store.add_turn(key, answer)
+        # A reset or forget-me while the model was answering wins: the answer is shown, not remembered.
+        await self.store.add_turn(key, answer, if_version=snapshot.summary.version)
         usage = result.usage or Usage(context.tokens, answer.tokens)
         await self.store.add_usage(
             key, incoming.author.id, usage.prompt_tokens, usage.completion_tokens, today()
@@ -215,12 +215,14 @@ class ConversationCore:
         usage: Usage | None = None
         interrupted = False
         try:
-            async for event in self.llm.stream(messages, model):
-                if isinstance(event, Usage):
-                    usage = event
-                else:
-                    text += event
-                    throttle.push(text)
+            # The slot is held only while the model streams, not while the platform catches up.
+            async with self._slots:
+                async for event in self.llm.stream(messages, model):
+                    if isinstance(event, Usage):
+                        usage = event
+                    else:
+                        text += event
+                        throttle.push(text)
         except StreamInterrupted:
             interrupted = True
         except LLMError as exc:
@@ -250,9 +252,10 @@ class ConversationCore:
             fold = turns_to_fold(turns, self.settings.max_context_tokens, shared=key.space != "dm")
             if not fold:
                 return
-            text, usage = await self.llm.complete(
-                summary_request(summary.text, fold), self.settings.qwen_model, SUMMARY_MAX_TOKENS
-            )
+            async with self._slots:  # summaries count against MAX_CONCURRENT_REPLIES too
+                text, usage = await self.llm.complete(
+                    summary_request(summary.text, fold), self.settings.qwen_model, SUMMARY_MAX_TOKENS
+                )
             await self.store.add_usage(key, "", usage.prompt_tokens, usage.completion_tokens, today())
             if not text.strip():
                 return

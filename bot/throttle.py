@@ -57,11 +57,14 @@ class Throttle:
                 log.exception("partial reply failed")
 
     async def close(self) -> None:
-        """Stop flushing; any partial call already under way completes first."""
-        if self._task is None:
+        """Stop flushing; a partial call already under way completes first (unless we are cancelled)."""
+        task, self._task = self._task, None
+        if task is None:
             return
-        async with self._calling:
-            self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        try:
+            async with self._calling:
+                task.cancel()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)

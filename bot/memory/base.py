@@ -108,8 +108,12 @@ class MemoryStore(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
-    async def add_turn(self, key: ConversationKey, turn: Turn) -> Turn | None:
-        """Store a turn; None if a turn with the same message id is already stored here."""
+    async def add_turn(
+        self, key: ConversationKey, turn: Turn, *, if_version: int | None = None
+    ) -> Turn | None:
+        """Store a turn; None if a turn with the same message id is already stored here, or if
+        `if_version` is given and the conversation's memory version is no longer that one (a reset
+        or forget-me came in since the caller read it)."""
 
     @abstractmethod
     async def has_message(self, key: ConversationKey, message_id: str) -> bool: ...

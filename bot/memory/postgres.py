@@ -88,6 +88,7 @@ MIGRATIONS: list[str] = [
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 CLOSE_TIMEOUT_SECONDS = 10.0
+ID_CACHE_SIZE = 10_000
 
 
 def _int64(text: str) -> int:
@@ -214,19 +215,29 @@ class PostgresStore(MemoryStore):
             if conv is None:  # another replica created it between the two statements
                 conv = await self.pool.fetchval(find, *params)
         if conv is not None:
+            if len(self._ids) >= ID_CACHE_SIZE:
+                self._ids.clear()
             self._ids[params] = conv
         return conv
 
-    async def add_turn(self, key: ConversationKey, turn: Turn) -> Turn | None:
+    async def add_turn(
+        self, key: ConversationKey, turn: Turn, *, if_version: int | None = None
+    ) -> Turn | None:
         conv = await self._conversation_id(key)
         created = turn.created_at or time.time()
+        values = (conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id,
+                  turn.tokens, created)
+        columns = "conversation_id, role, author_id, author_name, text, message_id, tokens, created_at"
+        if if_version is None:
+            source, extra = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", ()
+        else:
+            source = ("SELECT $1, $2, $3, $4, $5, $6, $7, $8"
+                      " WHERE (SELECT memory_version FROM conversations WHERE id=$1) = $9")
+            extra = (if_version,)
         turn_id = await self.pool.fetchval(
-            "INSERT INTO turns"
-            " (conversation_id, role, author_id, author_name, text, message_id, tokens, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            f"INSERT INTO turns ({columns}) {source}"
             " ON CONFLICT (conversation_id, message_id) DO NOTHING RETURNING id",
-            conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id, turn.tokens,
-            created,
+            *values, *extra,
         )
         if turn_id is None:
             return None
@@ -309,18 +320,21 @@ class PostgresStore(MemoryStore):
 
     async def forget_user(self, platform: str, user_id: str) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
-                " WHERE platform=$1 AND id IN"
-                " (SELECT conversation_id FROM turns WHERE author_id=$2 AND role='user')",
-                platform, user_id,
-            )
-            status = await conn.execute(
+            deleted = await conn.fetch(
                 "DELETE FROM turns WHERE author_id=$2 AND role='user' AND conversation_id IN"
-                " (SELECT id FROM conversations WHERE platform=$1)",
+                " (SELECT id FROM conversations WHERE platform=$1) RETURNING conversation_id",
                 platform, user_id,
             )
-        return _count(status)
+            # Exactly the conversations the deletion touched lose their summaries: a turn written
+            # between two statements cannot be deleted without its conversation being cleared too.
+            touched = sorted({row[0] for row in deleted})
+            if touched:
+                await conn.execute(
+                    "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+                    " WHERE id = ANY($1::bigint[])",
+                    touched,
+                )
+        return len(deleted)
 
     async def add_usage(
         self, key: ConversationKey, user_id: str, prompt: int, completion: int, day: str

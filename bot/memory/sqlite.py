@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import aiosqlite
 
@@ -79,6 +78,9 @@ MIGRATIONS: list[str] = [
 ]
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+ID_CACHE_SIZE = 10_000
+
+T = TypeVar("T")
 
 
 def sqlite_path(url: str) -> str:
@@ -95,9 +97,12 @@ class SQLiteStore(MemoryStore):
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
-        # Conversation rows are never deleted, so their ids can be remembered.
+        # Deletions that must be seen whole run as transactions on a connection of their own, so
+        # no other coroutine's write can land inside one (or be rolled back with it).
+        self._tx: aiosqlite.Connection | None = None
+        self._tx_lock = asyncio.Lock()
+        # Conversation rows are never deleted, so their ids can be remembered (up to a bound).
         self._ids: dict[tuple[str, str, str, str], int] = {}
-        self._atomic_lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -116,6 +121,9 @@ class SQLiteStore(MemoryStore):
         await self.db.execute("PRAGMA foreign_keys=ON")
         await self.db.execute("PRAGMA busy_timeout=5000")
         await self._migrate()
+        self._tx = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._tx.execute("PRAGMA foreign_keys=ON")
+        await self._tx.execute("PRAGMA busy_timeout=5000")
 
     async def _migrate(self) -> None:
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -127,22 +135,28 @@ class SQLiteStore(MemoryStore):
                 f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
             )
 
-    @contextlib.asynccontextmanager
-    async def _atomic(self) -> AsyncIterator[None]:
-        """Several statements as one transaction, for deletions that must not be seen half done."""
-        async with self._atomic_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            await self.db.execute("COMMIT")
+    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run `work` as one transaction; a cancelled caller never leaves it half done."""
+
+        async def run() -> T:
+            assert self._tx is not None
+            async with self._tx_lock:
+                await self._tx.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await work(self._tx)
+                except BaseException:
+                    await self._tx.execute("ROLLBACK")
+                    raise
+                await self._tx.execute("COMMIT")
+                return result
+
+        return await asyncio.shield(run())
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for connection in (self._tx, self._db):
+            if connection is not None:
+                await connection.close()
+        self._tx = self._db = None
 
     async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
         params = (key.platform, key.space, key.channel, key.thread or "")
@@ -159,20 +173,30 @@ class SQLiteStore(MemoryStore):
             "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?", params
         )
         for (conversation_id,) in rows:
+            if len(self._ids) >= ID_CACHE_SIZE:
+                self._ids.clear()
             self._ids[params] = conversation_id
             return int(conversation_id)
         return None
 
-    async def add_turn(self, key: ConversationKey, turn: Turn) -> Turn | None:
+    async def add_turn(
+        self, key: ConversationKey, turn: Turn, *, if_version: int | None = None
+    ) -> Turn | None:
         conv = await self._conversation_id(key)
         created = turn.created_at or time.time()
-        cur = await self.db.execute(
-            "INSERT OR IGNORE INTO turns"
-            " (conversation_id, role, author_id, author_name, text, message_id, tokens, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id, turn.tokens,
-             created),
-        )
+        values = (conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id,
+                  turn.tokens, created)
+        columns = "conversation_id, role, author_id, author_name, text, message_id, tokens, created_at"
+        if if_version is None:
+            cur = await self.db.execute(
+                f"INSERT OR IGNORE INTO turns ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
+            )
+        else:
+            cur = await self.db.execute(
+                f"INSERT OR IGNORE INTO turns ({columns}) SELECT ?, ?, ?, ?, ?, ?, ?, ?"
+                " WHERE (SELECT memory_version FROM conversations WHERE id=?) = ?",
+                (*values, conv, if_version),
+            )
         if cur.rowcount == 0:
             return None
         return Turn(**{**turn.__dict__, "id": cur.lastrowid, "created_at": created})
@@ -261,29 +285,39 @@ class SQLiteStore(MemoryStore):
         conv = await self._conversation_id(key, create=False)
         if conv is None:
             return 0
-        async with self._atomic():
-            await self.db.execute(
+
+        async def work(tx: aiosqlite.Connection) -> int:
+            deleted = await tx.execute_fetchall(
+                "DELETE FROM turns WHERE conversation_id=? RETURNING id", (conv,)
+            )
+            await tx.execute(
                 "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
                 " WHERE id=?",
                 (conv,),
             )
-            cur = await self.db.execute("DELETE FROM turns WHERE conversation_id=?", (conv,))
-        return cur.rowcount
+            return len(list(deleted))
+
+        return await self._transaction(work)
 
     async def forget_user(self, platform: str, user_id: str) -> int:
-        async with self._atomic():
-            await self.db.execute(
-                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
-                " WHERE platform=? AND id IN"
-                " (SELECT conversation_id FROM turns WHERE author_id=? AND role='user')",
-                (platform, user_id),
-            )
-            cur = await self.db.execute(
+        async def work(tx: aiosqlite.Connection) -> int:
+            deleted = list(await tx.execute_fetchall(
                 "DELETE FROM turns WHERE author_id=? AND role='user' AND conversation_id IN"
-                " (SELECT id FROM conversations WHERE platform=?)",
+                " (SELECT id FROM conversations WHERE platform=?) RETURNING conversation_id",
                 (user_id, platform),
-            )
-        return cur.rowcount
+            ))
+            # Exactly the conversations the deletion touched lose their summaries.
+            touched = sorted({row[0] for row in deleted})
+            if touched:
+                marks = ", ".join("?" for _ in touched)
+                await tx.execute(
+                    "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+                    f" WHERE id IN ({marks})",
+                    touched,
+                )
+            return len(deleted)
+
+        return await self._transaction(work)
 
     async def add_usage(
         self, key: ConversationKey, user_id: str, prompt: int, completion: int, day: str

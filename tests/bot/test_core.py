@@ -358,3 +358,35 @@ async def test_a_thread_with_its_own_model_still_follows_its_channels_persona(co
     await core.handle(message("hi", key=thread), RecordingReply())
     assert qwen.requests[0]["messages"][0]["content"] == "You are a pirate."
     assert qwen.requests[0]["model"] == "qwen-turbo"
+
+
+async def test_a_reset_while_the_model_answers_keeps_the_answer_out_of_memory(core, qwen: FakeQwen):
+    qwen.queue(Script(text="Noted: your password is hunter2, and more words", delay=0.02))
+    reply = RecordingReply()
+    answering = asyncio.create_task(core.handle(message("my password is hunter2"), reply))
+    await until(lambda: bool(reply.partials), message="the answer to start")
+    await core.commands.reset(KEY)
+    assert await answering is Outcome.ANSWERED
+    assert reply.final is not None  # shown to the user, who asked before the reset
+    await core.handle(message("what do you remember?"), RecordingReply())
+    assert not any("hunter2" in text for text in sent_texts(qwen.requests[-1]))
+
+
+async def test_a_slow_partial_update_does_not_hold_a_model_slot(make_settings, qwen: FakeQwen):
+    core = await ConversationCore.start(make_settings(max_concurrent_replies=1))
+    release = asyncio.Event()
+
+    class SlowEdits(RecordingReply):
+        async def partial(self, text: str) -> None:
+            await release.wait()
+
+    qwen.queue(Script(text="one two", delay=0.01))
+    first = asyncio.create_task(core.handle(message("one"), SlowEdits()))
+    try:
+        await until(lambda: len(qwen.requests) == 1, message="the first model call")
+        other = ConversationKey("discord", "guild1", "other")
+        await asyncio.wait_for(core.handle(message("two", key=other), RecordingReply()), 5)
+    finally:
+        release.set()
+        await first
+        await core.close()

@@ -6,6 +6,7 @@ Each test gets a database of its own (see backends.py); "replicas" are store ins
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import asyncpg
@@ -472,3 +473,35 @@ async def test_an_unreachable_server_is_named_without_the_password() -> None:
 
     assert f"127.0.0.1:{port}/memory" in str(failure.value)
     assert "s3cret-pw" not in str(failure.value)
+
+
+# -- answers written after a reset --------------------------------------------------------------
+
+async def test_a_turn_bound_to_a_memory_version_is_refused_after_a_reset(store: MemoryStore) -> None:
+    await store.add_turn(CHANNEL, user_turn("secret", "m1"))
+    version = (await store.summary(CHANNEL)).version
+    await store.reset(CHANNEL)
+
+    assert await store.add_turn(CHANNEL, answer("about the secret"), if_version=version) is None
+    assert await store.turns_after(CHANNEL, 0) == []
+
+
+async def test_a_turn_bound_to_the_current_memory_version_is_stored(store: MemoryStore) -> None:
+    await store.add_turn(CHANNEL, user_turn("hi", "m1"))
+    version = (await store.summary(CHANNEL)).version
+    assert await store.add_turn(CHANNEL, answer("hello"), if_version=version) is not None
+
+
+async def test_a_cancelled_reset_leaves_the_store_usable(backend: Backend) -> None:
+    store = await backend.open()
+    await store.add_turn(CHANNEL, user_turn("one", "m1"))
+    task = asyncio.create_task(store.reset(CHANNEL))
+    await asyncio.sleep(0)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+    assert await store.add_turn(OTHER_CHANNEL, user_turn("after", "m2")) is not None
+    other = await backend.open()  # another replica can write: nothing was left locked
+    assert await other.add_turn(OTHER_CHANNEL, user_turn("from a replica", "m3")) is not None
+    assert await store.reset(OTHER_CHANNEL) == 2
