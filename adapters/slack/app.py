@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 NAME_TTL = 3600.0
+USER_CACHE_SIZE = 10_000
 THREAD_READ_LIMIT = 50
 SHUTDOWN_GRACE = 10.0
 MAX_REDIRECTS = 3
@@ -128,7 +129,6 @@ class SlackBot:
         self.team_id = ""
         self.port = 0
         self._users: dict[str, tuple[float, Mapping[str, Any]]] = {}
-        self._read_threads: set[ConversationKey] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
@@ -265,8 +265,11 @@ class SlackBot:
                 await self._ephemeral(message.channel, message.user, LIMIT_MESSAGE, decision.reply_thread_ts)
             return
         if decision.key.thread and not await self.core.has_history(decision.key):
-            if message.in_thread:
-                await self._read_thread_once(message)
+            # Claimed durably, so a thread is read at most once ever: not again after a restart,
+            # and not after `@Qwen reset` emptied its memory (that would bring the words back).
+            first_visit = await self.core.claim_event(PLATFORM, f"thread-seen:{decision.key}")
+            if first_visit and message.in_thread:
+                await self._read_thread(message)
         incoming = await self._incoming(message, decision.key, decision.trigger)
         await self._answer(incoming, message.channel, decision.reply_thread_ts, team, message.user,
                            user_team=message.user_team)
@@ -302,12 +305,9 @@ class SlackBot:
         author = Author(message.user, names.get(message.user, message.user), message.is_bot)
         return Incoming(key, message.ts, author, text, tuple(attachments), trigger, tuple(notes))
 
-    async def _read_thread_once(self, message: SlackMessage) -> None:
-        """Remember what was said in a thread before the bot was called into it (one API call, ever)."""
+    async def _read_thread(self, message: SlackMessage) -> None:
+        """Remember what was said in a thread before the bot was called into it (one API call)."""
         key = message.thread_key
-        if key in self._read_threads:
-            return
-        self._read_threads.add(key)
         try:
             response = await self.quick_client.conversations_replies(
                 channel=message.channel, ts=message.thread_ts or message.ts, limit=THREAD_READ_LIMIT,
@@ -335,7 +335,10 @@ class SlackBot:
             log.debug("users.info %s: %s", user_id, error_code(exc))
             return None
         user = response.get("user") or {}
-        self._users[user_id] = (time.monotonic() + NAME_TTL, user)
+        now = time.monotonic()
+        if len(self._users) >= USER_CACHE_SIZE:
+            self._users = {uid: entry for uid, entry in self._users.items() if entry[0] > now}
+        self._users[user_id] = (now + NAME_TTL, user)
         return user
 
     async def _names(self, user_ids: list[str]) -> dict[str, str]:

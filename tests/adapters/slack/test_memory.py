@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.locks import KeyedLocks
-from tests.adapters.slack.conftest import ALICE, BOB, DM, GENERAL, eventually
+from tests.adapters.slack.conftest import ADMIN, ALICE, BOB, DM, GENERAL, eventually
 from tests.fakes.qwen import Script, last_user_text
 
 
@@ -87,6 +87,27 @@ async def test_mention_in_an_unseen_thread_reads_it_once(slack, qwen, start_bot)
     await mention(slack, run, "and another?", thread_ts=parent["ts"])
     assert slack.count("conversations.replies") == 1
     assert slack.texts(GENERAL, parent["ts"]) == ["Hello from fake Qwen."] * 2
+
+
+async def test_a_reset_thread_is_not_read_again_from_slack(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    thread = await mention(slack, run, "my locker code is 4711")
+    slack.history[(GENERAL, thread)] = [slack.message("my locker code is 4711", ts=thread)]
+    await mention(slack, run, "reset", thread_ts=thread, user=ADMIN)
+    await mention(slack, run, "what is my locker code?", thread_ts=thread)
+    assert "4711" not in prompt(qwen.chat_requests[-1])
+    assert slack.count("conversations.replies") == 0
+
+
+async def test_a_thread_read_once_is_not_read_again_after_a_reset(slack, qwen, start_bot) -> None:
+    parent = slack.message("the code is 1234", user=BOB)
+    slack.history[(GENERAL, parent["ts"])] = [parent]
+    run = await start_bot()
+    await mention(slack, run, "what is the code?", thread_ts=parent["ts"])
+    await mention(slack, run, "reset", thread_ts=parent["ts"], user=ADMIN)
+    await mention(slack, run, "what is the code now?", thread_ts=parent["ts"])
+    assert "1234" not in prompt(qwen.chat_requests[-1])
+    assert slack.count("conversations.replies") == 1
 
 
 async def test_display_names_are_looked_up_once(slack, qwen, start_bot) -> None:
