@@ -75,6 +75,7 @@ class TerminalAdapter:
         self.stdout = stdout or sys.stdout
         user = getpass.getuser()
         self.author = Author(id=user, name=user)
+        self.ready = asyncio.Event()
 
     def missing(self) -> str | None:
         return None
@@ -104,6 +105,7 @@ class TerminalAdapter:
 
     async def serve(self, core: ConversationCore) -> None:
         lines = self._start_reader()
+        self.ready.set()
         if self.stdin.isatty():
             self.stdout.write(f"Chatting in #{self.key.channel} with {core.settings.qwen_model}. "
                               "/help for commands, /quit or Ctrl-D to leave.\n")

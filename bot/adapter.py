@@ -6,6 +6,7 @@ the factory takes keyword options and returns an object with this shape.
 
 from __future__ import annotations
 
+import asyncio
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +19,9 @@ GROUP = "qwenbot.adapters"
 class Adapter(Protocol):
     #: Whether `qwenbot run` starts it (the terminal chat is started only by `qwenbot chat`).
     platform: bool
+    #: Set once connected; a connection error before it is a start-up failure (one line, exit 2),
+    #: after it a crash of this adapter alone.
+    ready: asyncio.Event
 
     def missing(self) -> str | None:
         """None when its credentials are set; otherwise what to set, e.g. "DISCORD_TOKEN is not set"."""

@@ -80,8 +80,12 @@ async def run_adapter(name: str, item: adapter.Adapter, core: ConversationCore) 
     except ConfigError:
         raise
     except OSError as exc:
-        # Unreachable at start (DNS, refused, TLS): one line, and a non-zero exit for the supervisor.
-        raise ConfigError(f"{name}: cannot connect: {exc}") from exc
+        ready = getattr(item, "ready", None)
+        if ready is None or not ready.is_set():
+            # Unreachable at start (DNS, refused, TLS): one line, and a non-zero exit for the supervisor.
+            raise ConfigError(f"{name}: cannot connect: {exc}") from exc
+        log.exception("the %s adapter lost its connection and stopped", name)
+        return False
     except Exception:
         log.exception("the %s adapter stopped", name)
         return False

@@ -87,3 +87,23 @@ async def test_one_crashing_adapter_does_not_stop_the_others(make_settings):
 async def test_a_bad_token_at_start_stops_everything_with_its_message(make_settings):
     with pytest.raises(ConfigError, match="rejected"):
         await cli.serve(make_settings(), {"bad": Stub(ConfigError("token rejected")), "ok": Stub()})
+
+
+class Disconnecting(Stub):
+    """Connects, then loses the network."""
+
+    def __init__(self) -> None:
+        super().__init__(ConnectionResetError("connection reset by peer"))
+        self.ready = asyncio.Event()
+        self.ready.set()
+
+
+async def test_a_connection_lost_after_start_stops_only_that_adapter(make_settings):
+    healthy = Stub()
+    assert await cli.serve(make_settings(), {"flaky": Disconnecting(), "healthy": healthy}) is False
+    assert healthy.served
+
+
+async def test_a_connection_refused_before_start_is_a_one_line_error(make_settings):
+    with pytest.raises(ConfigError, match="cannot connect"):
+        await cli.serve(make_settings(), {"down": Stub(ConnectionRefusedError("refused")), "ok": Stub()})
