@@ -39,6 +39,10 @@ def conversation_of(interaction: discord.Interaction) -> ConversationKey:
     return key_for(channel, interaction.guild_id)
 
 
+#: Seconds a settings command may take before its answer is deferred (Discord allows 3).
+ANSWER_WITHIN = 2.0
+
+
 def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> None:
     core = bot.core
 
@@ -60,7 +64,14 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
         if manage and interaction.guild_id is not None and not interaction.permissions.manage_channels:
             await private(interaction, NEEDS_MANAGE)
             return
-        await private(interaction, await run(conversation_of(interaction)))
+        work = asyncio.ensure_future(run(conversation_of(interaction)))
+        done, _ = await asyncio.wait({work}, timeout=ANSWER_WITHIN)
+        if work in done:
+            await private(interaction, work.result())
+            return
+        # Discord drops an interaction left unanswered for 3 s: show "thinking…", answer when ready.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.edit_original_response(content=(await work)[:2000], allowed_mentions=NO_PINGS)
 
     @tree.command(name="ask", description="Ask Qwen something")
     @app_commands.describe(prompt="What to ask")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from adapters.discord.commands import ASK_HINT, NEEDS_MANAGE
+from adapters.discord.commands import ANSWER_WITHIN, ASK_HINT, NEEDS_MANAGE
 from tests.adapters.discord.conftest import answer_to, at
 from tests.fakes.discord import EPHEMERAL, MANAGE_CHANNELS
 from tests.fakes.qwen import Script, last_user_text
@@ -165,3 +166,21 @@ async def test_channel_mode_holds_for_the_next_message_even_if_one_arrived_durin
     assert "every message" in answer
     later = await fake.say(world["alice"], "anyone there?", channel_id=world["general"])
     await answer_to(fake, later, "re: anyone there?")
+
+
+async def test_a_slow_settings_command_is_deferred_then_answered(bot, fake, world, monkeypatch) -> None:
+    async def slow_memory(key: Any) -> str:
+        await asyncio.sleep(ANSWER_WITHIN + 0.3)
+        return "remembered slowly"
+
+    monkeypatch.setattr(bot.core.commands, "memory", slow_memory)
+    iid = await fake.interact(world["alice"], "memory", channel_id=world["general"])
+    deferred = await fake.wait_for(
+        lambda: next((b for b in fake.callbacks.get(iid, []) if b.get("type") == 5), None)
+    )
+    assert deferred["data"]["flags"] & EPHEMERAL
+    token = f"itoken-{iid}"
+    answered = lambda: any(  # noqa: E731
+        fake.messages[m]["content"] == "remembered slowly" for m in fake.interaction_messages[token]
+    )
+    await fake.wait_for(answered)
