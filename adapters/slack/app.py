@@ -83,6 +83,21 @@ class _SameTokenNotice(logging.Filter):
 _SAME_TOKEN = _SameTokenNotice()
 
 
+class _NoRequestBodies(logging.Filter):
+    """Bolt logs a rejected request's whole body (users' messages) at INFO; say why, not what."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Invalid request signature"):
+            record.msg = ("Rejected a request with a missing, wrong or stale signature; if this repeats, "
+                          "check SLACK_SIGNING_SECRET")
+            record.args = ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_NO_BODIES = _NoRequestBodies()
+
+
 class SlackBot:
     """One running Slack app bound to one core."""
 
@@ -103,6 +118,7 @@ class SlackBot:
         )
         bolt_logger = logging.getLogger("slack_bolt")
         bolt_logger.addFilter(_SAME_TOKEN)
+        bolt_logger.addFilter(_NO_BODIES)
         self.app = AsyncApp(
             name="qwenbot",
             client=self.client,

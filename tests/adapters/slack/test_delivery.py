@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -31,6 +32,15 @@ async def test_request_signed_with_another_secret_is_rejected(slack, qwen, start
     await run.idle()
     assert delivery.status == 401
     assert qwen.requests == []
+
+
+async def test_a_rejected_request_is_logged_without_its_body(slack, qwen, start_bot, caplog) -> None:
+    run = await start_bot()
+    caplog.set_level(logging.INFO)
+    await slack.deliver(slack.message("my private words", channel=DM), secret="not-the-secret")
+    await run.idle()
+    assert "my private words" not in caplog.text
+    assert "check SLACK_SIGNING_SECRET" in caplog.text
 
 
 async def test_stale_timestamp_is_rejected_even_when_correctly_signed(slack, qwen, start_bot) -> None:
