@@ -79,6 +79,12 @@ class DiscordAdapter:
         except discord.ConnectionClosed as exc:
             default = f"Discord closed the gateway connection with code {exc.code}."
             raise ConfigError(FATAL_CLOSES.get(exc.code, default)) from None
+        except Exception as exc:
+            if self.ready.is_set():
+                raise
+            # e.g. REST reachable but the gateway not (a firewall beside a REST proxy): one line.
+            reason = f"{type(exc).__name__}: {exc}"
+            raise ConfigError(f"Could not connect to Discord's gateway ({reason}).") from None
         finally:
             await client.drain(SHUTDOWN_GRACE)
             await client.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from typing import Any
 
+import discord
 import pytest
+import yarl
 
 from adapters.discord import DiscordAdapter, DiscordSettings
 from bot.config import ConfigError
@@ -83,3 +87,14 @@ async def test_a_fatal_gateway_close_is_one_line(fake, world, core, code: int, n
     with pytest.raises(ConfigError) as raised:
         await adapter.serve(core)
     assert named in str(raised.value) and "\n" not in str(raised.value)
+
+
+async def test_an_unreachable_gateway_at_start_is_one_line(fake, world, core, monkeypatch) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{closed}/"))
+    adapter = DiscordAdapter(DiscordSettings(discord_token=fake.token, discord_api_url=fake.api_url))
+    with pytest.raises(ConfigError) as raised:
+        await asyncio.wait_for(adapter.serve(core), 60)
+    assert "gateway" in str(raised.value) and "\n" not in str(raised.value)
