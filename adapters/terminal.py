@@ -14,13 +14,16 @@ import threading
 import time
 from typing import TextIO
 
-from bot.commands import HELP
 from bot.config import ConfigError
 from bot.core import ConversationCore
 from bot.reply import Reply
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
 COMMANDS = ("reset", "persona", "model", "memory", "usage", "forget-me")
+HELP = (
+    "Commands: /reset (forget this channel), /persona [text|clear], /model [name], /memory, /usage, "
+    "/forget-me (delete everything you wrote), /quit."
+)
 QUIT = {"/quit", "/exit"}
 
 
@@ -76,9 +79,14 @@ class TerminalAdapter:
         user = getpass.getuser()
         self.author = Author(id=user, name=user)
         self.ready = asyncio.Event()
+        self._prompt = threading.Event()
 
     def missing(self) -> str | None:
         return None
+
+    @property
+    def interactive(self) -> bool:
+        return self.stdin is sys.stdin and self.stdin.isatty()
 
     def _start_reader(self) -> asyncio.Queue[str | None]:
         """Lines from stdin, read by a daemon thread so Ctrl-C never waits on a blocked read."""
@@ -90,24 +98,34 @@ class TerminalAdapter:
                 loop.call_soon_threadsafe(lines.put_nowait, line)
 
         def read() -> None:
-            for line in iter(self.stdin.readline, ""):
-                deliver(line)
+            if self.interactive:
+                import readline  # noqa: F401  (gives input() line editing and history)
+
+                while self._prompt.wait():
+                    self._prompt.clear()  # the next prompt waits until this line is answered
+                    try:
+                        deliver(input("you> ") + "\n")
+                    except EOFError:
+                        self.stdout.write("\n")
+                        break
+            else:
+                for line in iter(self.stdin.readline, ""):
+                    deliver(line)
             deliver(None)
 
         threading.Thread(target=read, name="stdin", daemon=True).start()
         return lines
 
     async def _read_line(self, lines: asyncio.Queue[str | None]) -> str | None:
-        if self.stdin.isatty():
-            self.stdout.write("you> ")
-            self.stdout.flush()
+        self._prompt.set()
         return await lines.get()
 
     async def serve(self, core: ConversationCore) -> None:
         lines = self._start_reader()
         self.ready.set()
-        if self.stdin.isatty():
-            self.stdout.write(f"Chatting in #{self.key.channel} with {core.settings.qwen_model}. "
+        if self.interactive:
+            model = core.model_for((await core.effective_settings(self.key)).model)
+            self.stdout.write(f"Chatting in #{self.key.channel} with {model}. "
                               "/help for commands, /quit or Ctrl-D to leave.\n")
         while (line := await self._read_line(lines)) is not None:
             text = line.rstrip("\n")
@@ -127,6 +145,6 @@ class TerminalAdapter:
         if name in COMMANDS:
             answer = await core.commands.run(line, self.key, self.author.id)
         else:
-            answer = HELP.replace("`reset`", "`/reset`") + " `/quit` leaves."
+            answer = HELP
         self.stdout.write(answer + "\n")
         self.stdout.flush()

@@ -128,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qwenbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if args.command == "chat":
+            print()  # leave the shell's prompt on a line of its own
         return 130
     except asyncio.CancelledError:
         return 0

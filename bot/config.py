@@ -69,6 +69,12 @@ class Settings(EnvSettings):
     qwen_max_retries: int = Field(default=2, ge=0)
     log_level: str = "INFO"
 
+    @field_validator("qwen_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_no_key(cls, value: object) -> object:
+        # `QWEN_API_KEY=` in a .env template means "not set yet", not an empty key.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("qwen_base_url")
     @classmethod
     def _check_url(cls, value: str) -> str:

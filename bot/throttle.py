@@ -52,8 +52,10 @@ class Throttle:
                 async with self._calling:
                     await self.reply.partial(text)
                 self._sent = text
+            except OSError as exc:
+                # The next update carries the whole text anyway; a network blip needs one line.
+                log.warning("partial reply failed: %r", exc)
             except Exception:
-                # A failed edit is the adapter's to log; the next one carries the whole text anyway.
                 log.exception("partial reply failed")
 
     async def close(self) -> None:

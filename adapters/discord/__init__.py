@@ -82,9 +82,9 @@ class DiscordAdapter:
         except Exception as exc:
             if self.ready.is_set():
                 raise
-            # e.g. REST reachable but the gateway not (a firewall beside a REST proxy): one line.
+            # Unreachable REST or gateway (e.g. a firewall beside a REST proxy): one line.
             reason = f"{type(exc).__name__}: {exc}"
-            raise ConfigError(f"Could not connect to Discord's gateway ({reason}).") from None
+            raise ConfigError(f"Could not connect to Discord ({reason}).") from None
         finally:
             await client.drain(SHUTDOWN_GRACE)
             await client.close()

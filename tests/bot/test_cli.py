@@ -51,7 +51,7 @@ def test_an_unreachable_platform_at_start_is_one_line(tmp_path: Path):
     result = qwenbot("discord", cwd=tmp_path, QWEN_API_KEY="sk-1", DISCORD_TOKEN="token",
                      DISCORD_API_URL=f"http://127.0.0.1:{port}/api/v10")
     assert result.returncode == 2
-    assert "discord: cannot connect" in result.stderr
+    assert "Could not connect to Discord" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -62,3 +62,9 @@ def test_settings_are_read_from_a_dot_env_file(tmp_path: Path):
 def test_the_key_never_appears_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("QWEN_API_KEY", "sk-very-secret")
     assert "sk-very-secret" not in repr(load(Settings))
+
+
+def test_a_blank_key_counts_as_missing(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("QWEN_API_KEY", "  ")
+    with pytest.raises(ConfigError, match="QWEN_API_KEY"):
+        load(Settings)
