@@ -7,6 +7,7 @@ channel-mode lookup, attachment downloads and app-command registration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -21,7 +22,7 @@ from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
 from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, WriteBudget
 from bot.attachments import classify
-from bot.core import ConversationCore
+from bot.core import INTERRUPTED_MARK, ConversationCore
 from bot.locks import KeyedLocks
 from bot.ratelimit import LIMIT_MESSAGE, RateLimiter
 from bot.types import Attachment, ChannelMode, ConversationKey, Incoming, Trigger
@@ -38,6 +39,9 @@ PERMISSIONS = discord.Permissions(
 SCOPES = ("bot", "applications.commands")
 EMPTY_HINT = "Ask me something after the mention, for example: what can you help with?"
 MODE_CACHE_SECONDS = 30.0
+STOPPED = "I was stopped before I could answer; please ask again."
+#: Seconds an answer cut by shutdown gets to show its interrupted mark.
+STOP_WRITE_SECONDS = 4.0
 
 
 # The bot never joins voice; discord.py's start-up warnings about voice libraries are noise.
@@ -174,9 +178,15 @@ class _Behaviour:
     async def drain(self, grace: float) -> None:
         """Let answers under way finish (and be remembered) before the connection closes."""
         pending = {t for t in self._inflight if not t.done()}
-        if pending:
-            log.info("waiting up to %.0f s for %d answers to finish", grace, len(pending))
-            await asyncio.wait(pending, timeout=grace)
+        if not pending:
+            return
+        log.info("waiting up to %.0f s for %d answers to finish", grace, len(pending))
+        _, late = await asyncio.wait(pending, timeout=grace)
+        if late:
+            # Cut the rest while the connection is still open, so each can say it was interrupted.
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late, timeout=STOP_WRITE_SECONDS + 1)
 
     async def handle_message(self, message: discord.Message) -> None:
         assert self.user is not None
@@ -221,7 +231,14 @@ class _Behaviour:
             if incoming.trigger is not Trigger.ALWAYS or incoming.skipped_notes:
                 await self._say(message, "\n".join(incoming.skipped_notes) or EMPTY_HINT)
             return
-        await self.core.handle(incoming, self.new_reply(MessageSurface(message)))
+        reply = self.new_reply(MessageSurface(message))
+        try:
+            await self.core.handle(incoming, reply)
+        except asyncio.CancelledError:
+            # Shutdown outran this answer: close what is on screen rather than leave it cut off.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reply.stopped(INTERRUPTED_MARK, STOPPED), timeout=STOP_WRITE_SECONDS)
+            raise
 
     async def _say(self, message: discord.Message, text: str) -> None:
         try:

@@ -174,6 +174,7 @@ class DiscordReply(Reply):
         self._writer: asyncio.Task[None] | None = None
         self._typing: asyncio.Task[None] | None = None
         self._late_notes: list[str] = []
+        self.text = ""  # the answer so far, as the core last sent it
 
     # -- the core's calls ---------------------------------------------------------------------
 
@@ -189,7 +190,17 @@ class DiscordReply(Reply):
             self._late_notes.append(render.notice(text))
 
     async def partial(self, text: str) -> None:
+        self.text = text
         self._want(render.messages(text), final=False)
+
+    async def stopped(self, mark: str, nothing_yet: str) -> None:
+        """The answer was cut short from outside (shutdown): end it with `mark`, or say so."""
+        if self._final:
+            return
+        if self.text.strip():
+            await self.finish(self.text + mark)
+        else:
+            await self.fail(nothing_yet)
 
     async def finish(self, text: str) -> None:
         self._want(render.messages(text), final=True)

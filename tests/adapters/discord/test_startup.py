@@ -11,9 +11,11 @@ import discord
 import pytest
 import yarl
 
+import adapters.discord
 from adapters.discord import DiscordAdapter, DiscordSettings
 from bot.config import ConfigError
-from tests.adapters.discord.conftest import answer_to, at
+from bot.core import INTERRUPTED_MARK
+from tests.adapters.discord.conftest import answer_to, at, reply_texts
 from tests.fakes.qwen import Script
 
 
@@ -98,3 +100,17 @@ async def test_an_unreachable_gateway_at_start_is_one_line(fake, world, core, mo
     with pytest.raises(ConfigError) as raised:
         await asyncio.wait_for(adapter.serve(core), 60)
     assert "Could not connect to Discord" in str(raised.value) and "\n" not in str(raised.value)
+
+
+async def test_an_answer_cut_by_shutdown_ends_with_the_interrupted_mark(
+    world, fake, make_bot, qwen, monkeypatch
+) -> None:
+    monkeypatch.setattr(adapters.discord, "SHUTDOWN_GRACE", 0.2)
+    qwen.queue(Script(" ".join(f"word{i}" for i in range(200)), delay=0.05))
+    bot = await make_bot()
+    msg = await fake.say(world["alice"], f"{at(fake)} tell me a long story", channel_id=world["general"])
+    await fake.wait_for(lambda: any("word0" in text for text in reply_texts(fake, msg)))
+    await bot.stop()
+    texts = reply_texts(fake, msg)
+    assert texts[-1].endswith(INTERRUPTED_MARK.strip())
+    assert "word199" not in "".join(texts)
