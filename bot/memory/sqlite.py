@@ -121,6 +121,10 @@ class SQLiteStore(MemoryStore):
         await self.db.execute("PRAGMA foreign_keys=ON")
         await self.db.execute("PRAGMA busy_timeout=5000")
         await self._migrate()
+        if self.path == ":memory:":
+            # A second connection to ":memory:" would be another, empty database.
+            self._tx = self._db
+            return
         self._tx = await aiosqlite.connect(self.path, isolation_level=None)
         await self._tx.execute("PRAGMA foreign_keys=ON")
         await self._tx.execute("PRAGMA busy_timeout=5000")
@@ -153,9 +157,8 @@ class SQLiteStore(MemoryStore):
         return await asyncio.shield(run())
 
     async def close(self) -> None:
-        for connection in (self._tx, self._db):
-            if connection is not None:
-                await connection.close()
+        for connection in {id(c): c for c in (self._tx, self._db) if c is not None}.values():
+            await connection.close()
         self._tx = self._db = None
 
     async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
