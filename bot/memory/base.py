@@ -116,9 +116,6 @@ class MemoryStore(ABC):
         or forget-me came in since the caller read it)."""
 
     @abstractmethod
-    async def has_message(self, key: ConversationKey, message_id: str) -> bool: ...
-
-    @abstractmethod
     async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
         """Turns with an id above `after_id`, oldest first."""
 

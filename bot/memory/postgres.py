@@ -243,14 +243,6 @@ class PostgresStore(MemoryStore):
             return None
         return Turn(**{**turn.__dict__, "id": turn_id, "created_at": created})
 
-    async def has_message(self, key: ConversationKey, message_id: str) -> bool:
-        found = await self.pool.fetchval(
-            "SELECT 1 FROM turns t JOIN conversations c ON c.id = t.conversation_id"
-            " WHERE c.platform=$1 AND c.space=$2 AND c.channel=$3 AND c.thread=$4 AND t.message_id=$5",
-            key.platform, key.space, key.channel, key.thread or "", message_id,
-        )
-        return found is not None
-
     async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
         conv = await self._conversation_id(key, create=False)
         if conv is None:

@@ -204,15 +204,6 @@ class SQLiteStore(MemoryStore):
             return None
         return Turn(**{**turn.__dict__, "id": cur.lastrowid, "created_at": created})
 
-    async def has_message(self, key: ConversationKey, message_id: str) -> bool:
-        conv = await self._conversation_id(key, create=False)
-        if conv is None:
-            return False
-        rows = await self.db.execute_fetchall(
-            "SELECT 1 FROM turns WHERE conversation_id=? AND message_id=?", (conv, message_id)
-        )
-        return bool(rows)
-
     async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
         conv = await self._conversation_id(key, create=False)
         if conv is None:

@@ -64,7 +64,7 @@ async def test_turns_persist_across_close_and_reopen(backend: Backend) -> None:
     reopened = await backend.open()
 
     assert await reopened.turns_after(CHANNEL, 0) == stored
-    assert await reopened.has_message(CHANNEL, "m1")
+    assert await reopened.add_turn(CHANNEL, user_turn("again", "m1")) is None
 
 
 async def test_a_duplicate_message_id_is_a_no_op(store: MemoryStore) -> None:
@@ -92,12 +92,12 @@ async def test_turns_without_a_message_id_are_all_kept(store: MemoryStore) -> No
     assert len(await store.turns_after(CHANNEL, 0)) == 2
 
 
-async def test_has_message_sees_only_this_conversation(store: MemoryStore) -> None:
+async def test_message_ids_are_unique_within_a_conversation_only(store: MemoryStore) -> None:
     await store.add_turn(CHANNEL, user_turn("hi", "m1"))
 
-    assert await store.has_message(CHANNEL, "m1")
-    assert not await store.has_message(CHANNEL, "m2")
-    assert not await store.has_message(THREAD, "m1")
+    assert await store.add_turn(CHANNEL, user_turn("hi", "m1")) is None
+    assert await store.add_turn(CHANNEL, user_turn("other", "m2")) is not None
+    assert await store.add_turn(THREAD, user_turn("hi", "m1")) is not None
 
 
 async def test_conversations_are_isolated(store: MemoryStore) -> None:
@@ -208,7 +208,7 @@ async def test_reset_forgets_turns_and_summary_but_keeps_settings(store: MemoryS
     assert await store.summary(CHANNEL) == Summary(version=1)
     assert await store.settings(CHANNEL) == ConversationSettings("a pirate", None, ChannelMode.ALWAYS)
     assert len(await store.turns_after(OTHER_CHANNEL, 0)) == 1
-    assert not await store.has_message(CHANNEL, "m0")
+    assert await store.add_turn(CHANNEL, user_turn("t0", "m0")) is not None
 
 
 async def test_a_summary_read_before_a_reset_cannot_be_stored_after_it(store: MemoryStore) -> None:
