@@ -856,24 +856,32 @@ class FakeDiscord:
                 return self._error(400, path, {"message": "Cannot send an empty message", "code": 50006})
             return _json(self._bot_message(channel_id, body))
         if len(parts) == 4 and parts[2] == "messages":
-            message_id = int(parts[3])
-            message = self.messages.get(message_id)
-            if message is None or message_id in self.deleted:
-                return self._error(404, path, {"message": "Unknown Message", "code": 10008})
-            if method == "GET":
-                return _json(message)
-            if method == "DELETE":
-                self.deleted.add(message_id)
-                return web.Response(status=204)
-            if method == "PATCH":
-                if (error := self._too_long(path, body)) is not None:
-                    return error
-                if (error := self._edit_limited(channel_id, path)) is not None:
-                    return error
-                return _json(self._apply_edit(message, body))
+            response = self._message(method, int(parts[3]), body, path)
+            if response is not None:
+                return response
         if len(parts) == 2 and method == "GET":
             return self._error(404, path, {"message": "Unknown Channel", "code": 10003})
         return self._error(404, path, {"message": "404: Not Found", "code": 0})
+
+    def _message(
+        self, method: str, message_id: int, body: dict[str, Any], path: str
+    ) -> web.Response | None:
+        """GET, DELETE or PATCH one bot message, sent in a channel or as an interaction response."""
+        message = self.messages.get(message_id)
+        if message is None or message_id in self.deleted:
+            return self._error(404, path, {"message": "Unknown Message", "code": 10008})
+        if method == "GET":
+            return _json(message)
+        if method == "DELETE":
+            self.deleted.add(message_id)
+            return web.Response(status=204)
+        if method == "PATCH":
+            if (error := self._too_long(path, body)) is not None:
+                return error
+            if (error := self._edit_limited(int(message["channel_id"]), path)) is not None:
+                return error
+            return _json(self._apply_edit(message, body))
+        return None
 
     def _apply_edit(self, message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         if "content" in body:
@@ -920,18 +928,7 @@ class FakeDiscord:
             return _json(message)
         if len(parts) == 5 and parts[3] == "messages":
             message_id = ids[0] if parts[4] == "@original" else int(parts[4])
-            message = self.messages.get(message_id)
-            if message is None or message_id in self.deleted:
-                return self._error(404, path, {"message": "Unknown Message", "code": 10008})
-            if method == "GET":
-                return _json(message)
-            if method == "DELETE":
-                self.deleted.add(message_id)
-                return web.Response(status=204)
-            if method == "PATCH":
-                if (error := self._too_long(path, body)) is not None:
-                    return error
-                if (error := self._edit_limited(int(message["channel_id"]), path)) is not None:
-                    return error
-                return _json(self._apply_edit(message, body))
+            response = self._message(method, message_id, body, path)
+            if response is not None:
+                return response
         return self._error(404, path, {"message": "404: Not Found", "code": 0})
