@@ -29,6 +29,8 @@ from bot.types import ChannelMode, ConversationKey, Incoming
 log = logging.getLogger(__name__)
 
 INTERRUPTED_MARK = "\n\n*(reply interrupted)*"
+#: What an adapter shows when shutdown cut an answer before any of it was visible.
+STOPPED_BEFORE_ANSWER = "I was stopped before I could answer; please ask again."
 EMPTY_ANSWER = "Qwen sent back an empty answer; please try again."
 INTERNAL_ERROR = "Something went wrong on my side; please try again."
 SUMMARY_MAX_TOKENS = 600

@@ -22,7 +22,7 @@ from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
 from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, WriteBudget
 from bot.attachments import classify
-from bot.core import INTERRUPTED_MARK, ConversationCore
+from bot.core import INTERRUPTED_MARK, STOPPED_BEFORE_ANSWER, ConversationCore
 from bot.locks import KeyedLocks
 from bot.ratelimit import LIMIT_MESSAGE, RateLimiter
 from bot.types import Attachment, ChannelMode, ConversationKey, Incoming, Trigger
@@ -39,7 +39,6 @@ PERMISSIONS = discord.Permissions(
 SCOPES = ("bot", "applications.commands")
 EMPTY_HINT = "Ask me something after the mention, for example: what can you help with?"
 MODE_CACHE_SECONDS = 30.0
-STOPPED = "I was stopped before I could answer; please ask again."
 #: Seconds an answer cut by shutdown gets to show its interrupted mark.
 STOP_WRITE_SECONDS = 4.0
 
@@ -237,7 +236,8 @@ class _Behaviour:
         except asyncio.CancelledError:
             # Shutdown outran this answer: close what is on screen rather than leave it cut off.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(reply.stopped(INTERRUPTED_MARK, STOPPED), timeout=STOP_WRITE_SECONDS)
+                closing = reply.stopped(INTERRUPTED_MARK, STOPPED_BEFORE_ANSWER)
+                await asyncio.wait_for(closing, timeout=STOP_WRITE_SECONDS)
             raise
 
     async def _say(self, message: discord.Message, text: str) -> None:

@@ -47,7 +47,7 @@ from bot.access import AccessList
 from bot.attachments import IMAGE_MAX_BYTES, TEXT_MAX_BYTES, classify
 from bot.commands import HELP
 from bot.config import ConfigError
-from bot.core import INTERRUPTED_MARK, ConversationCore, Outcome
+from bot.core import INTERRUPTED_MARK, STOPPED_BEFORE_ANSWER, ConversationCore, Outcome
 from bot.locks import KeyedLocks
 from bot.ratelimit import LIMIT_MESSAGE, RateLimiter
 from bot.types import Attachment, AttachmentKind, Author, ConversationKey, Incoming, Trigger
@@ -66,7 +66,6 @@ SETTINGS_CHANGES = {"reset", "persona", "model", "channel-mode"}
 EMPTY_MENTION = "Hi! Ask me anything: mention me with a question, or use `/qwen <question>`."
 CANNOT_POST = ("I can't post in this conversation. In a channel, invite me with `/invite @{name}` and ask "
                "again; in a DM between other people, mention me in a channel or DM me instead.")
-STOPPED = "I was stopped before I could answer; please ask again."
 NO_PERMISSION = {
     SettingsAccess.ADMIN: "Only workspace admins can change this channel's settings.",
     SettingsAccess.CREATOR: "Only workspace admins or this channel's creator can change its settings.",
@@ -304,7 +303,7 @@ class SlackBot:
         except asyncio.CancelledError:
             # Shutdown outran this answer: close what is on screen rather than leave it hanging.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(reply.stopped(INTERRUPTED_MARK, STOPPED), timeout=4)
+                await asyncio.wait_for(reply.stopped(INTERRUPTED_MARK, STOPPED_BEFORE_ANSWER), timeout=4)
             raise
         if outcome is Outcome.EMPTY:
             # Nothing to ask about: say why (e.g. only an unreadable file) or how to ask.
