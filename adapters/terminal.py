@@ -14,17 +14,16 @@ import threading
 import time
 from typing import TextIO
 
+from bot import commands
 from bot.config import ConfigError
 from bot.core import ConversationCore
 from bot.reply import Reply
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
-COMMANDS = ("reset", "persona", "model", "memory", "usage", "forget-me")
-HELP = (
-    "Commands: /reset (forget this channel), /persona [text|clear], /model [name], /memory, /usage, "
-    "/forget-me (delete everything you wrote), /quit."
-)
 QUIT = {"/quit", "/exit"}
+#: The terminal's conversations are the user's own: channel settings have no meaning here.
+OFFERED = tuple(command for command in commands.COMMANDS if not command.channel_only)
+HELP = commands.help_text("/", OFFERED, extra=["`/quit`: leave (or Ctrl-D)"])
 
 
 class TerminalReply(Reply):
@@ -124,7 +123,7 @@ class TerminalAdapter:
         lines = self._start_reader()
         self.ready.set()
         if self.interactive:
-            model = core.model_for((await core.effective_settings(self.key)).model)
+            model = await core.model_of(self.key)
             self.stdout.write(f"Chatting in #{self.key.channel} with {model}. "
                               "/help for commands, /quit or Ctrl-D to leave.\n")
         while (line := await self._read_line(lines)) is not None:
@@ -141,10 +140,10 @@ class TerminalAdapter:
             await core.handle(incoming, TerminalReply(self.stdout))
 
     async def _command(self, core: ConversationCore, line: str) -> None:
-        name = line[1:].split(" ", 1)[0].lower()
-        if name in COMMANDS:
-            answer = await core.commands.run(line, self.key, self.author.id)
-        else:
+        command, arg = commands.split(line)
+        if command is None or command not in OFFERED:
             answer = HELP
+        else:
+            answer = await core.commands.run(command, arg, self.key, self.author.id)
         self.stdout.write(answer + "\n")
         self.stdout.flush()

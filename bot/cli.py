@@ -92,21 +92,33 @@ async def run_adapter(name: str, item: adapter.Adapter, core: ConversationCore) 
     return True
 
 
-async def serve(settings: Settings, adapters: Mapping[str, adapter.Adapter]) -> bool:
-    """Run the adapters until they stop or the process is told to; False if any crashed."""
+async def serve(
+    settings: Settings, adapters: Mapping[str, adapter.Adapter], grace: float | None = None
+) -> bool:
+    """Run the adapters until they stop or the process is told to; False if any crashed.
+
+    On SIGTERM or Ctrl-C the core ends the answers under way first (up to `grace` seconds, then
+    closing each with the interrupted mark), while the platforms are still connected; only then
+    are the adapters stopped.
+    """
     core = await ConversationCore.start(settings)
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
+    runs = [asyncio.create_task(run_adapter(name, item, core)) for name, item in adapters.items()]
     try:
-        async with asyncio.TaskGroup() as group:
-            runs = [group.create_task(run_adapter(name, item, core)) for name, item in adapters.items()]
-    except* ConfigError as group:
-        raise group.exceptions[0] from None
+        for done in asyncio.as_completed(runs):
+            await done  # a ConfigError from one adapter stops them all
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
-        await core.close()
+        try:
+            await core.stop(grace)
+        finally:
+            for run in runs:
+                run.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
+            await core.close()
     return all(run.result() for run in runs)
 
 
@@ -122,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             adapters = {"terminal": adapter.create("terminal", channel=args.channel)}
         else:
             adapters = choose_adapters(args.command)
-        if not asyncio.run(serve(settings, adapters)):
+        # Ctrl-C in the terminal chat means now; a platform bot lets answers under way finish.
+        grace = 0.0 if args.command == "chat" else None
+        if not asyncio.run(serve(settings, adapters, grace)):
             return 1
     except ConfigError as exc:
         print(f"qwenbot: {exc}", file=sys.stderr)

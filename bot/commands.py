@@ -1,132 +1,179 @@
-"""The bot's commands as core functions; each adapter exposes them in its platform's idiom.
+"""The bot's commands, declared once and answered by the core; adapters expose them in their idiom.
 
-Each returns one short Markdown text for the user. `run` dispatches a typed command line
-("model qwen-plus"), for the terminal and Slack's `/qwen`.
+`COMMANDS` is the registry: name, argument, whether it changes shared settings (and so needs
+permission), and one line of help. The terminal's `/help`, Slack's `/qwen` and thread mentions,
+and Discord's app commands are all derived from it. Each command answers with one short Markdown
+text for the user.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
-from bot.memory.base import Tokens
+from bot import sentences
+from bot.config import Settings
+from bot.memory import MemoryStore, Tokens
+from bot.text import storable
+from bot.threads import effective_settings
 from bot.types import ChannelMode, ConversationKey
-
-if TYPE_CHECKING:
-    from bot.core import ConversationCore
+from bot.usage import today
 
 PERSONA_MAX_CHARS = 4000
 CLEAR_WORDS = {"clear", "reset", "default", "none", "off"}
-NAMES = ("reset", "persona", "model", "memory", "usage", "forget-me", "channel-mode")
 
-HELP = (
-    "Commands: `reset` (forget this conversation), `persona [text|clear]`, `model [name]`, "
-    "`memory`, `usage`, `forget-me` (delete everything you wrote), `channel-mode mention|always`."
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str  # one line, as a Discord command description (at most 100 characters)
+    arg: str | None = None  # the optional argument's name; None: the command takes none
+    arg_help: str = ""
+    choices: tuple[str, ...] = ()  # the argument's only values, when it has a fixed set
+    #: Whether it changes what everyone in the conversation gets: "always", "with_arg" or "never".
+    changes: str = "never"
+    #: A channel's own setting: not offered in DMs or threads.
+    channel_only: bool = False
+    aliases: tuple[str, ...] = ()
+
+    def needs_permission(self, arg: str) -> bool:
+        return self.changes == "always" or (self.changes == "with_arg" and bool(arg.strip()))
+
+    def usage(self, prefix: str) -> str:
+        if self.arg is None:
+            return f"{prefix}{self.name}"
+        return f"{prefix}{self.name} [{'|'.join(self.choices) or self.arg}]"
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("reset", "Make me forget this conversation", changes="always"),
+    Command("persona", "Show or set how I behave in this conversation", arg="text",
+            arg_help="The new persona, or 'clear' for the default; leave empty to show it",
+            changes="with_arg"),
+    Command("model", "Show or choose the Qwen model for this conversation", arg="name",
+            arg_help="Model name; leave empty to show the current one", changes="with_arg"),
+    Command("memory", "What I remember of this conversation"),
+    Command("usage", "Tokens used here, in this server or workspace, and by you"),
+    Command("forget-me", "Delete everything you wrote from my memory", aliases=("forgetme",)),
+    Command("channel-mode", "Answer only when addressed, or every message here", arg="mode",
+            arg_help="mention: only when addressed; always: every message",
+            choices=(ChannelMode.MENTION.value, ChannelMode.ALWAYS.value), changes="with_arg",
+            channel_only=True),
 )
+_BY_NAME = {name: command for command in COMMANDS for name in (command.name, *command.aliases)}
+
+
+def find(name: str) -> Command | None:
+    """The command called `name` ("forget_me", "/Reset" and aliases included), or None."""
+    return _BY_NAME.get(name.strip().lstrip("/").lower().replace("_", "-"))
+
+
+def split(line: str) -> tuple[Command | None, str]:
+    """A command line such as "model qwen-plus" as (command, argument); None if it names none."""
+    head, _, rest = line.strip().partition(" ")
+    return find(head), rest.strip()
+
+
+def help_text(prefix: str, commands: Iterable[Command] = COMMANDS, extra: Iterable[str] = ()) -> str:
+    """The command list as each platform writes it, e.g. prefix "/" or "/qwen "."""
+    lines = [sentences.COMMANDS_HEADING]
+    lines += [f"• `{command.usage(prefix)}`: {command.help}" for command in commands]
+    lines += [f"• {line}" for line in extra]
+    return "\n".join(lines)
 
 
 def _tokens(t: Tokens) -> str:
-    return f"{t.total:,} tokens ({t.prompt:,} in, {t.completion:,} out)"
+    return sentences.TOKENS.format(total=t.total, prompt=t.prompt, completion=t.completion)
 
 
 class Commands:
-    def __init__(self, core: ConversationCore) -> None:
-        self.core = core
+    """The commands' answers, given the store and settings they read and change."""
 
-    @property
-    def store(self):  # type: ignore[no-untyped-def]
-        return self.core.store
+    def __init__(self, settings: Settings, store: MemoryStore) -> None:
+        self.settings = settings
+        self.store = store
 
     async def reset(self, key: ConversationKey) -> str:
         removed = await self.store.reset(key)
-        return f"Done: I forgot this conversation ({removed} messages). Persona and model stay as they were."
+        return sentences.RESET_DONE.format(removed=removed)
 
     async def persona(self, key: ConversationKey, text: str | None = None) -> str:
         if text is None or not text.strip():
-            current = (await self.core.effective_settings(key)).persona
+            current = (await effective_settings(self.store, key)).persona
             if current:
-                return f"This conversation's persona:\n> {current}"
-            return "This conversation uses the default persona. Set one with `persona <text>`."
-        text = text.strip()
+                return sentences.PERSONA_SHOWN.format(persona=current)
+            return sentences.PERSONA_DEFAULT
+        text = storable(text.strip())
         if text.lower() in CLEAR_WORDS:
             await self.store.update_settings(key, persona=None)
-            return "Persona cleared; back to the default."
+            return sentences.PERSONA_CLEARED
         if len(text) > PERSONA_MAX_CHARS:
-            return f"That persona is {len(text):,} characters; the limit is {PERSONA_MAX_CHARS:,}."
+            return sentences.PERSONA_TOO_LONG.format(length=len(text), limit=PERSONA_MAX_CHARS)
         await self.store.update_settings(key, persona=text)
-        return "Persona set for this conversation."
+        return sentences.PERSONA_SET
 
     async def model(self, key: ConversationKey, name: str | None = None) -> str:
-        allowed = self.core.settings.qwen_models
-        listing = ", ".join(f"`{m}`" for m in allowed)
+        available = ", ".join(f"`{m}`" for m in self.settings.qwen_models)
         if name is None or not name.strip():
-            current = self.core.model_for((await self.core.effective_settings(key)).model)
-            return f"Model: `{current}`. Available: {listing}."
+            current = self.settings.model_for((await effective_settings(self.store, key)).model)
+            return sentences.MODEL_SHOWN.format(model=current, available=available)
         name = name.strip()
-        if name not in allowed:
-            return f"Unknown model `{name}`. Available: {listing}."
+        if name not in self.settings.qwen_models:
+            return sentences.MODEL_UNKNOWN.format(model=storable(name)[:100], available=available)
         await self.store.update_settings(key, model=name)
-        return f"This conversation now uses `{name}`."
+        return sentences.MODEL_SET.format(model=name)
 
     async def memory(self, key: ConversationKey) -> str:
         stats = await self.store.stats(key)
         summary = await self.store.summary(key)
         if stats.turns == 0 and not summary.text:
-            return "I remember nothing of this conversation yet."
-        text = f"I remember {stats.turns} messages ({stats.tokens:,} tokens)"
+            return sentences.MEMORY_EMPTY
+        text = sentences.MEMORY_TURNS.format(turns=stats.turns, tokens=stats.tokens)
         if stats.summarised_turns:
-            text += f"; the oldest {stats.summarised_turns} are folded into a summary"
-        text += f". Budget: {self.core.settings.max_context_tokens:,} tokens."
+            text += sentences.MEMORY_FOLDED.format(folded=stats.summarised_turns)
+        text += sentences.MEMORY_BUDGET.format(budget=self.settings.max_context_tokens)
         if summary.text:
             excerpt = summary.text if len(summary.text) <= 300 else summary.text[:297] + "..."
-            text += f"\nSummary: {excerpt}"
+            text += sentences.MEMORY_SUMMARY.format(summary=excerpt)
         return text
 
-    async def usage(self, key: ConversationKey, user_id: str) -> str:
-        from bot.core import today
-
+    async def usage(self, key: ConversationKey, user_id: str, space: str = "server") -> str:
+        """Tokens used; `space` names a server or workspace as the platform calls it."""
         report = await self.store.usage(key, user_id, today())
-        return "\n".join([
-            f"This conversation: {_tokens(report.conversation_today)} today, "
-            f"{_tokens(report.conversation_total)} in total.",
-            f"This {'workspace' if key.platform == 'slack' else 'server'}: "
-            f"{_tokens(report.space_today)} today, {_tokens(report.space_total)} in total.",
-            f"You: {_tokens(report.user_today)} today.",
-        ])
+        lines = [sentences.USAGE_CONVERSATION.format(
+            today=_tokens(report.conversation_today), total=_tokens(report.conversation_total))]
+        if key.space != "dm":
+            lines.append(sentences.USAGE_SPACE.format(
+                space=space, today=_tokens(report.space_today), total=_tokens(report.space_total)))
+        lines.append(sentences.USAGE_USER.format(today=_tokens(report.user_today)))
+        return "\n".join(lines)
 
     async def forget_me(self, platform: str, user_id: str) -> str:
         removed = await self.store.forget_user(platform, user_id)
-        return (f"Deleted {removed} of your messages from my memory everywhere on {platform}, "
-                "with the summaries that could quote them.")
+        return sentences.FORGOTTEN.format(removed=removed, platform=platform)
 
     async def channel_mode(self, key: ConversationKey, mode: str | None = None) -> str:
         if mode is None or not mode.strip():
             current = (await self.store.settings(key)).mode
-            return f"Channel mode: `{current.value}`."
+            return sentences.MODE_SHOWN.format(mode=current.value)
         try:
             chosen = ChannelMode(mode.strip().lower())
         except ValueError:
-            return "Channel mode must be `mention` (answer when addressed) or `always` (answer everything)."
+            return sentences.MODE_INVALID
         await self.store.update_settings(key, mode=chosen)
-        if chosen is ChannelMode.ALWAYS:
-            return "I will now answer every message in this channel."
-        return "I will now answer only when addressed in this channel."
+        return sentences.MODE_ALWAYS if chosen is ChannelMode.ALWAYS else sentences.MODE_MENTION
 
-    async def run(self, line: str, key: ConversationKey, user_id: str) -> str:
-        """Dispatch a command line such as `model qwen-plus`; unknown names get the help text."""
-        name, _, arg = line.strip().lstrip("/").partition(" ")
-        name = name.lower().replace("_", "-")
+    async def run(
+        self, command: Command, arg: str, key: ConversationKey, user_id: str, *, space: str = "server"
+    ) -> str:
+        """Answer one command from the registry for `user_id` in `key`."""
         handlers: dict[str, Callable[[], Awaitable[str]]] = {
             "reset": lambda: self.reset(key),
             "persona": lambda: self.persona(key, arg or None),
             "model": lambda: self.model(key, arg or None),
             "memory": lambda: self.memory(key),
-            "usage": lambda: self.usage(key, user_id),
+            "usage": lambda: self.usage(key, user_id, space),
             "forget-me": lambda: self.forget_me(key.platform, user_id),
-            "forgetme": lambda: self.forget_me(key.platform, user_id),
             "channel-mode": lambda: self.channel_mode(key, arg or None),
         }
-        handler = handlers.get(name)
-        if handler is None:
-            return HELP
-        return await handler()
+        return await handlers[command.name]()

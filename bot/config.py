@@ -63,6 +63,10 @@ class Settings(EnvSettings):
     max_context_tokens: int = Field(default=8000, ge=256)
     max_output_tokens: int = Field(default=2048, ge=1)
     max_concurrent_replies: int = Field(default=8, ge=1)
+    #: Messages per user per minute on each platform; the next gets one polite note (0: no limit).
+    user_rate_limit: int = Field(default=6, ge=0)
+    #: Seconds a stopping bot lets answers under way finish before it ends them itself.
+    shutdown_grace: float = Field(default=10.0, ge=0)
     qwen_connect_timeout: float = Field(default=10.0, gt=0)
     qwen_first_token_timeout: float = Field(default=60.0, gt=0)
     qwen_idle_timeout: float = Field(default=30.0, gt=0)
@@ -105,6 +109,14 @@ class Settings(EnvSettings):
         if self.qwen_model not in self.qwen_models:
             self.qwen_models = [self.qwen_model, *self.qwen_models]
         return self
+
+    def model_for(self, chosen: str | None, *, vision: bool = False) -> str:
+        """The model a turn uses: the vision model for images, else the conversation's allowed choice."""
+        if vision:
+            return self.qwen_vision_model
+        if chosen and chosen in self.qwen_models:
+            return chosen
+        return self.qwen_model
 
     @property
     def api_key(self) -> str:

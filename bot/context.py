@@ -26,6 +26,17 @@ class Context:
     turn_ids: tuple[int, ...] = field(default_factory=tuple)
 
 
+def fit_message(text: str, room: int, counter: TokenCounter) -> tuple[str, bool]:
+    """`text` cut to `room` tokens if it is longer, and whether it was cut.
+
+    A message must leave room for the persona and the framing: one that would not fit alone in
+    the budget is read from its beginning rather than refused.
+    """
+    if counter.count(text) <= room:
+        return text, False
+    return counter.truncate(text, room), True
+
+
 def speaker_text(turn: Turn, shared: bool) -> str:
     if turn.role == "user" and shared:
         return f"{turn.author_name}: {turn.text}"
@@ -81,32 +92,3 @@ def build_context(
         left_out=len(turns) - len(chosen),
         turn_ids=tuple(turn.id for turn in chosen),
     )
-
-
-def turns_to_fold(turns: Sequence[Turn], budget: int, shared: bool = True) -> list[Turn]:
-    """The oldest turns to fold into the summary so the rest fill about half the budget.
-
-    Folding to half, not to the brim, means a summary runs once per many turns, not every turn.
-    """
-    keep_cost = 0
-    keep = 0
-    for turn in reversed(turns):
-        cost = turn_cost(turn, shared)
-        if keep > 0 and keep_cost + cost > budget // 2:
-            break
-        keep_cost += cost
-        keep += 1
-    return list(turns[: len(turns) - keep])
-
-
-def summary_request(previous: str, turns: Sequence[Turn]) -> list[dict[str, Any]]:
-    transcript = "\n".join(
-        f"{'assistant' if t.role == 'assistant' else t.author_name}: {t.text}" for t in turns
-    )
-    instruction = (
-        "You maintain the memory of a chat channel. Update the summary below with the new part of the "
-        "transcript. Keep names, decisions, facts people shared about themselves, open questions and "
-        "the assistant's commitments. Write at most 250 words of plain prose, no preamble."
-    )
-    user = f"Current summary:\n{previous or '(none yet)'}\n\nNew transcript:\n{transcript}"
-    return [{"role": "system", "content": instruction}, {"role": "user", "content": user}]

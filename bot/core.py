@@ -1,7 +1,9 @@
 """The conversation core: one message in, one streamed answer out, memory kept in between.
 
 Per conversation, turns are handled one at a time and in arrival order; different conversations
-run side by side, at most `MAX_CONCURRENT_REPLIES` model calls at once.
+run side by side (the model client bounds how many model calls run at once). The core owns the
+life of every answer: it tracks each one under way, and `stop` ends them itself on shutdown, so
+every addressed message gets exactly one outcome and what was shown is what is remembered.
 """
 
 from __future__ import annotations
@@ -10,30 +12,31 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Coroutine
 from enum import StrEnum
 
+from bot import sentences
 from bot.attachments import image_urls, inline_text
 from bot.commands import Commands
 from bot.config import Settings
-from bot.context import build_context, summary_request, turns_to_fold
+from bot.context import build_context, fit_message
+from bot.limits import UserLimit
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
-from bot.memory import ConversationSettings, MemoryStore, Summary, Turn, open_store
+from bot.memory import MemoryStore, Turn, open_store
 from bot.reply import Reply
+from bot.summary import Summariser
+from bot.text import storable
+from bot.threads import effective_settings
 from bot.throttle import Throttle
 from bot.tokens import MESSAGE_OVERHEAD, TokenCounter
 from bot.types import ChannelMode, ConversationKey, Incoming
+from bot.usage import today
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED_MARK = "\n\n*(reply interrupted)*"
-#: What an adapter shows when shutdown cut an answer before any of it was visible.
-STOPPED_BEFORE_ANSWER = "I was stopped before I could answer; please ask again."
-EMPTY_ANSWER = "Qwen sent back an empty answer; please try again."
-INTERNAL_ERROR = "Something went wrong on my side; please try again."
-SUMMARY_MAX_TOKENS = 600
+#: Seconds an answer ended by shutdown gets to write its last words to the platform.
+STOP_WRITE_SECONDS = 4.0
 
 
 class Outcome(StrEnum):
@@ -41,17 +44,31 @@ class Outcome(StrEnum):
     FAILED = "failed"
     DUPLICATE = "duplicate"
     EMPTY = "empty"
+    #: Over the per-user limit; the adapter says so (`sentences.RATE_LIMITED`) in its idiom.
+    RATE_LIMITED = "rate_limited"
+    #: Over the limit again within the window: already told, so a message gets no reply.
+    RATE_LIMITED_AGAIN = "rate_limited_again"
+    #: Shutdown came first; the reply already said so.
+    STOPPED = "stopped"
 
 
-def today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+@dataclasses.dataclass(eq=False)
+class _Answer:
+    """One `handle` under way, as `stop` sees it, and what remembering its answer needs."""
 
-
-@dataclasses.dataclass(frozen=True)
-class _Generated:
-    text: str
-    usage: Usage | None
-    interrupted: bool
+    task: asyncio.Task[object] | None
+    done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    stream: asyncio.Task[None] | None = None  # the model call, once it runs
+    stopped: bool = False  # `stop` ended it
+    interrupted: bool = False  # the text is cut short: by `stop`, or by a broken stream
+    text: str = ""  # the answer so far
+    usage: Usage | None = None
+    closed: bool = False  # finish or fail has been called
+    # Set once the user's turn is stored:
+    key: ConversationKey | None = None
+    user_id: str = ""
+    prompt_tokens: int = 0
+    version: int = 0
 
 
 class ConversationCore:
@@ -66,24 +83,72 @@ class ConversationCore:
         self.store = store
         self.llm = llm
         self.counter = counter or TokenCounter(settings.qwen_model)
-        self.commands = Commands(self)
+        self.commands = Commands(settings, store)
+        self.summaries = Summariser(settings, store, llm)
+        self.user_limit = UserLimit.per_minute(settings.user_rate_limit)
         self._locks = KeyedLocks()
-        self._slots = asyncio.Semaphore(settings.max_concurrent_replies)
         self._pending: set[tuple[ConversationKey, str]] = set()
-        self._summarising: set[ConversationKey] = set()
-        self._background: set[asyncio.Task[None]] = set()
+        self._answers: set[_Answer] = set()
+        self._work: set[asyncio.Task[object]] = set()
+        self._refusing = False  # the grace period is over: nothing new is answered
 
     @classmethod
     async def start(cls, settings: Settings) -> ConversationCore:
         store = await open_store(settings.database_url)
         return cls(settings, store, QwenClient(settings))
 
+    async def stop(self, grace: float | None = None) -> None:
+        """End every answer under way, while the platforms are still connected.
+
+        For `grace` seconds (default `SHUTDOWN_GRACE`) answers under way, and work an adapter
+        handed over with `spawn`, may finish; then each model call is ended: text already shown
+        is closed with the interrupted mark and remembered as the answer, and an answer with
+        nothing shown says it was stopped. Messages reaching the core from then on get that
+        sentence too.
+        """
+        grace = self.settings.shutdown_grace if grace is None else grace
+        if (self._answers or self._work) and grace > 0:
+            log.info("waiting up to %.0f s for %d answers to finish", grace, len(self._answers))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + grace
+            while (self._answers or self._work) and (left := deadline - loop.time()) > 0:
+                await _wait_any(self._answers, self._work, left)
+        self._refusing = True
+        for answer in self._answers:
+            answer.stopped = True
+            if answer.stream is not None:
+                answer.stream.cancel()
+        if self._answers or self._work:
+            await _wait_any(self._answers, self._work, STOP_WRITE_SECONDS + 1, every=True)
+        stuck = [a.task for a in self._answers if a.task is not None and not a.task.done()]
+        stuck += [task for task in self._work if not task.done()]
+        for task in stuck:  # a platform write that hangs: the task's own cancellation closes it
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+
+    def spawn(self, work: Coroutine[object, object, object]) -> asyncio.Task[object]:
+        """Run an adapter's handling of one event on its own, under the core's lifecycle.
+
+        For platforms whose listener must return at once (Slack acks before answering): `stop`
+        lets such work finish within the grace period like an answer, and a failure is logged.
+        """
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
+        self._work.add(task)
+        task.add_done_callback(self._work_done)
+        return task
+
+    def _work_done(self, task: asyncio.Task[object]) -> None:
+        self._work.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling an event failed", exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait until no spawned work is left (tests and benchmarks use it)."""
+        while self._work:
+            await asyncio.wait(set(self._work))
+
     async def close(self) -> None:
-        if self._background:
-            _, late = await asyncio.wait(self._background, timeout=30)
-            for task in late:  # a summary still running is dropped; its turns stay as they were
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        await self.summaries.close()
         await self.llm.close()
         await self.store.close()
 
@@ -106,15 +171,22 @@ class ConversationCore:
         """Whether the bot has taken part in this conversation (e.g. a Slack thread it answered in)."""
         return (await self.store.stats(key)).turns > 0
 
+    async def model_of(self, key: ConversationKey) -> str:
+        """The model answering in `key`: its own choice, its channel's, or the default."""
+        return self.settings.model_for((await effective_settings(self.store, key)).model)
+
+    def _user_turn(self, incoming: Incoming, text: str) -> Turn:
+        author = incoming.author
+        return Turn("user", author.id, storable(author.name), text, self.counter.count(text),
+                    incoming.message_id)
+
     async def record(self, incoming: Incoming) -> bool:
         """Remember a message the bot was not asked to answer; False if it was stored already."""
-        text = inline_text(incoming.text, incoming.attachments)
+        text = storable(inline_text(incoming.text, incoming.attachments))
         if not text.strip():
             return False
-        text = self.counter.truncate(text, self.settings.max_context_tokens // 2)
-        turn = Turn("user", incoming.author.id, incoming.author.name, text, self.counter.count(text),
-                    incoming.message_id)
-        return await self.store.add_turn(incoming.key, turn) is not None
+        text, _ = fit_message(text, self.settings.max_context_tokens // 2, self.counter)
+        return await self.store.add_turn(incoming.key, self._user_turn(incoming, text)) is not None
 
     async def handle(self, incoming: Incoming, reply: Reply) -> Outcome:
         """Store the message, answer it through `reply`, store the answer."""
@@ -124,152 +196,162 @@ class ConversationCore:
         marker = (incoming.key, incoming.message_id)
         if marker in self._pending:
             return Outcome.DUPLICATE
+        if self._refusing:
+            await _quietly(reply.fail(sentences.STOPPED_BEFORE_ANSWER))
+            return Outcome.STOPPED
+        verdict = await self.user_limit.check((incoming.key.platform, incoming.author.id))
+        if not verdict.allowed:
+            return Outcome.RATE_LIMITED if verdict.notify else Outcome.RATE_LIMITED_AGAIN
+        answer = _Answer(asyncio.current_task())
         self._pending.add(marker)
+        self._answers.add(answer)
         try:
             async with self.conversation(incoming.key):
-                return await self._answer(incoming, reply)
+                return await self._answer(incoming, reply, answer)
+        except asyncio.CancelledError:
+            if not answer.closed:  # cancelled before the model was called
+                answer.closed = True
+                await _last_words(_quietly(reply.fail(sentences.STOPPED_BEFORE_ANSWER)))
+            raise
         except Exception:
             log.exception("failed to handle a message in %s", incoming.key)
-            await _quietly(reply.fail(INTERNAL_ERROR))
+            if not answer.closed:
+                await _quietly(reply.fail(sentences.INTERNAL_ERROR))
             return Outcome.FAILED
         finally:
             self._pending.discard(marker)
+            self._answers.discard(answer)
+            answer.done.set()
 
-    async def _answer(self, incoming: Incoming, reply: Reply) -> Outcome:
+    async def _answer(self, incoming: Incoming, reply: Reply, answer: _Answer) -> Outcome:
         key = incoming.key
         snapshot = await self.store.load(key)
-        conv = await self._with_parent_settings(key, snapshot.settings)
+        conv = await effective_settings(self.store, key, snapshot.settings)
         persona = conv.persona or self.settings.system_prompt
-        text = inline_text(incoming.text, incoming.attachments)
         room = self.settings.max_context_tokens - self.counter.count(persona) - 4 * MESSAGE_OVERHEAD
+        whole = storable(inline_text(incoming.text, incoming.attachments))
+        text, cut = fit_message(whole, room, self.counter)
         notes = list(incoming.skipped_notes)
-        if self.counter.count(text) > room:
-            text = self.counter.truncate(text, room)
-            notes.append(f"Your message was longer than my {self.settings.max_context_tokens:,}-token "
-                         "memory budget, so I read only its beginning.")
-        turn = Turn("user", incoming.author.id, incoming.author.name, text, self.counter.count(text),
-                    incoming.message_id)
-        stored = await self.store.add_turn(key, turn)
+        if cut:
+            notes.append(sentences.MESSAGE_CUT.format(budget=self.settings.max_context_tokens))
+        stored = await self.store.add_turn(key, self._user_turn(incoming, text))
         if stored is None:
             return Outcome.DUPLICATE
         for note in notes:
             await _quietly(reply.notice(note))
+        if answer.stopped or self._refusing:
+            return await self._close(reply, answer, sentences.STOPPED_BEFORE_ANSWER, Outcome.STOPPED)
 
         # What was loaded still holds: answered turns are added only under this lock. A summary
         # written meanwhile, or a side message recorded meanwhile, shows up from the next turn on.
-        summary, turns = snapshot.summary, [*snapshot.turns, stored]
         images = image_urls(incoming.attachments)
         context = build_context(
             persona=persona,
-            summary=summary,
-            turns=turns,
+            summary=snapshot.summary,
+            turns=[*snapshot.turns, stored],
             budget=self.settings.max_context_tokens,
             counter=self.counter,
             shared=key.space != "dm",
             image_urls=images,
         )
-        model = self.model_for(conv.model, vision=bool(images))
+        model = self.settings.model_for(conv.model, vision=bool(images))
+        answer.key, answer.user_id = key, incoming.author.id
+        answer.prompt_tokens, answer.version = context.tokens, snapshot.summary.version
         await _quietly(reply.started())
-        result = await self._generate(reply, context.messages, model)
-        if context.left_out:
-            self._summarise_later(key)
-        if isinstance(result, str):
-            await _quietly(reply.fail(result))
-            return Outcome.FAILED
+        try:
+            failure = await self._generate(reply, context.messages, model, answer)
+        except asyncio.CancelledError:
+            # Cancelled from outside (an adapter shutting down on its own): close what is shown.
+            if not answer.closed:
+                answer.stopped = answer.interrupted = True
+                await _last_words(self._end(reply, answer))
+            raise
+        if context.left_out:  # after the answer, so the summary never competes with it
+            self.summaries.later(key)
+        if failure is not None:
+            return await self._close(reply, answer, failure, Outcome.FAILED)
+        return await self._end(reply, answer)
 
-        await _quietly(reply.finish(result.text + INTERRUPTED_MARK if result.interrupted else result.text))
-        answer = Turn("assistant", "assistant", "assistant", result.text, self.counter.count(result.text))
-        # A reset or forget-me while the model was answering wins: the answer is shown, not remembered.
-        await self.store.add_turn(key, answer, if_version=snapshot.summary.version)
-        usage = result.usage or Usage(context.tokens, answer.tokens)
-        await self.store.add_usage(
-            key, incoming.author.id, usage.prompt_tokens, usage.completion_tokens, today()
-        )
+    async def _end(self, reply: Reply, answer: _Answer) -> Outcome:
+        """Show and remember the answer: whole, or cut short with the interrupted mark."""
+        if not answer.text.strip():
+            if answer.stopped:
+                return await self._close(reply, answer, sentences.STOPPED_BEFORE_ANSWER, Outcome.STOPPED)
+            return await self._close(reply, answer, sentences.EMPTY_ANSWER, Outcome.FAILED)
+        answer.closed = True
+        shown = answer.text + sentences.INTERRUPTED_MARK if answer.interrupted else answer.text
+        await _quietly(reply.finish(shown))
+        assert answer.key is not None
+        turn = Turn("assistant", "assistant", "assistant", answer.text, self.counter.count(answer.text))
+        # A reset or forget-me while the model was answering wins: shown, not remembered.
+        await self.store.add_turn(answer.key, turn, if_version=answer.version)
+        usage = answer.usage or Usage(answer.prompt_tokens, turn.tokens)
+        await self.store.add_usage(answer.key, answer.user_id, usage.prompt_tokens, usage.completion_tokens,
+                                   today())
         return Outcome.ANSWERED
 
-    async def effective_settings(self, key: ConversationKey) -> ConversationSettings:
-        """The settings a turn in `key` uses: a thread follows its channel until it sets its own."""
-        return await self._with_parent_settings(key, await self.store.settings(key))
-
-    async def _with_parent_settings(
-        self, key: ConversationKey, own: ConversationSettings
-    ) -> ConversationSettings:
-        if key.thread is None or (own.persona and own.model):
-            return own
-        parent = await self.store.settings(dataclasses.replace(key, thread=None))
-        return dataclasses.replace(
-            own, persona=own.persona or parent.persona, model=own.model or parent.model
-        )
-
-    def model_for(self, chosen: str | None, *, vision: bool = False) -> str:
-        if vision:
-            return self.settings.qwen_vision_model
-        if chosen and chosen in self.settings.qwen_models:
-            return chosen
-        return self.settings.qwen_model
+    async def _close(self, reply: Reply, answer: _Answer, sentence: str, outcome: Outcome) -> Outcome:
+        answer.closed = True
+        await _quietly(reply.fail(sentence))
+        return outcome
 
     async def _generate(
-        self, reply: Reply, messages: list[dict[str, object]], model: str
-    ) -> _Generated | str:
-        """Stream the model's answer into `reply`'s partial updates; a failure is its sentence."""
+        self, reply: Reply, messages: list[dict[str, object]], model: str, answer: _Answer
+    ) -> str | None:
+        """Stream the model's answer into `answer` and `reply`'s updates; a failure is its sentence.
+
+        The model call runs in a task of its own so that `stop` can end it without cancelling
+        the caller, which then closes the answer as usual.
+        """
         throttle = Throttle(reply)
-        text = ""
-        usage: Usage | None = None
-        interrupted = False
+
+        async def consume() -> None:
+            async for event in self.llm.stream(messages, model):
+                if isinstance(event, Usage):
+                    answer.usage = event
+                else:
+                    answer.text += storable(event)
+                    throttle.push(answer.text)
+
+        answer.stream = asyncio.create_task(consume())
         try:
-            # The slot is held only while the model streams, not while the platform catches up.
-            async with self._slots:
-                async for event in self.llm.stream(messages, model):
-                    if isinstance(event, Usage):
-                        usage = event
-                    else:
-                        text += event
-                        throttle.push(text)
-        except StreamInterrupted:
-            interrupted = True
-        except LLMError as exc:
-            log.warning("model call failed: %s", exc.kind)
-            return exc.user_message
+            await asyncio.wait({answer.stream})
+            if answer.stream.cancelled():  # ended by `stop`
+                answer.stopped = answer.interrupted = True
+                return None
+            error = answer.stream.exception()
+            if isinstance(error, StreamInterrupted):
+                answer.interrupted = True
+                return None
+            if isinstance(error, LLMError):
+                log.warning("model call failed: %s", error.kind)
+                return error.user_message
+            if error is not None:
+                raise error
+            return None
         finally:
+            answer.stream.cancel()
             await throttle.close()
-        if not text.strip():
-            return EMPTY_ANSWER
-        return _Generated(text, usage, interrupted)
 
-    # -- rolling summary ----------------------------------------------------------------------
 
-    def _summarise_later(self, key: ConversationKey) -> None:
-        if key in self._summarising:
-            return
-        self._summarising.add(key)
-        task = asyncio.create_task(self._summarise(key))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+async def _wait_any(
+    answers: set[_Answer], work: set[asyncio.Task[object]], seconds: float, *, every: bool = False
+) -> None:
+    """Wait up to `seconds` for one (or, with `every`, all) of the answers and work to end."""
+    waits = [asyncio.ensure_future(a.done.wait()) for a in answers]
+    try:
+        await asyncio.wait([*waits, *work], timeout=seconds,
+                           return_when=asyncio.ALL_COMPLETED if every else asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
-    async def _summarise(self, key: ConversationKey) -> None:
-        """Fold the oldest turns into the summary; on any failure the turns stay as they were."""
-        try:
-            summary = await self.store.summary(key)
-            turns = await self.store.turns_after(key, summary.upto_turn_id)
-            fold = turns_to_fold(turns, self.settings.max_context_tokens, shared=key.space != "dm")
-            if not fold:
-                return
-            async with self._slots:  # summaries count against MAX_CONCURRENT_REPLIES too
-                text, usage = await self.llm.complete(
-                    summary_request(summary.text, fold), self.settings.qwen_model, SUMMARY_MAX_TOKENS
-                )
-            await self.store.add_usage(key, "", usage.prompt_tokens, usage.completion_tokens, today())
-            if not text.strip():
-                return
-            # Refused if a reset or forget-me came in meanwhile: deleted words never come back.
-            new = Summary(text.strip(), fold[-1].id, summary.version)
-            if not await self.store.replace_summary(key, summary, new):
-                return
-            log.info("summarised %d turns in %s", len(fold), key)
-        except Exception as exc:
-            log.warning("summary of %s failed, turns kept: %r", key, exc)
-        finally:
-            self._summarising.discard(key)
+
+async def _last_words(call: Coroutine[object, object, object]) -> None:
+    """Run `call` to the end although our task is being cancelled, for at most STOP_WRITE_SECONDS."""
+    closing = asyncio.ensure_future(call)
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(closing), STOP_WRITE_SECONDS)
 
 
 async def _quietly(call: object) -> None:

@@ -41,6 +41,7 @@ def make_settings(qwen: FakeQwen, tmp_path: Path) -> Callable[..., Settings]:
             "qwen_first_token_timeout": 5.0,
             "qwen_idle_timeout": 5.0,
             "qwen_max_retries": 0,
+            "user_rate_limit": 0,  # tests about the limit set it
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

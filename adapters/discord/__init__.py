@@ -34,10 +34,6 @@ FATAL_CLOSES = {
     4013: "Discord refused the gateway intents as invalid; upgrade qwenbot or report a bug.",
 }
 
-#: Seconds a stopping bot gives answers under way to finish.
-SHUTDOWN_GRACE = 10.0
-
-
 class DiscordAdapter:
     """What `qwenbot discord` runs. Settings come from the environment unless given."""
 
@@ -86,6 +82,5 @@ class DiscordAdapter:
             reason = f"{type(exc).__name__}: {exc}"
             raise ConfigError(f"Could not connect to Discord ({reason}).") from None
         finally:
-            await client.drain(SHUTDOWN_GRACE)
             await client.close()
             discord.http.Route.BASE = previous_base

@@ -1,13 +1,12 @@
 """The discord.py client: events in, `Incoming` to the core, `DiscordReply` out.
 
-Everything platform-specific that needs IO lives here: access lists, the rate limit, the
-channel-mode lookup, attachment downloads and app-command registration.
+Everything platform-specific that needs IO lives here: access lists, the channel-mode lookup,
+attachment downloads and app-command registration. The core owns each answer's life (limits,
+shutdown); this module renders what it decides in Discord's idiom.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -20,11 +19,12 @@ from discord import app_commands
 from adapters.discord import commands
 from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
-from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, WriteBudget
+from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface
+from bot import sentences
 from bot.attachments import classify
-from bot.core import INTERRUPTED_MARK, STOPPED_BEFORE_ANSWER, ConversationCore
+from bot.core import ConversationCore, Outcome
+from bot.limits import MemoryWindow
 from bot.locks import KeyedLocks
-from bot.ratelimit import LIMIT_MESSAGE, RateLimiter
 from bot.types import Attachment, ChannelMode, ConversationKey, Incoming, Trigger
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,7 @@ PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 SCOPES = ("bot", "applications.commands")
-EMPTY_HINT = "Ask me something after the mention, for example: what can you help with?"
 MODE_CACHE_SECONDS = 30.0
-#: Seconds an answer cut by shutdown gets to show its interrupted mark.
-STOP_WRITE_SECONDS = 4.0
 
 
 # The bot never joins voice; discord.py's start-up warnings about voice libraries are noise.
@@ -73,15 +70,14 @@ class _Behaviour:
     def _setup(self, core: ConversationCore, settings: DiscordSettings, on_ready: Any = None) -> None:
         self.core = core
         self.settings = settings
-        self.limiter = RateLimiter(settings.user_rate_limit)
-        self.budget = WriteBudget(settings.discord_channel_edits, settings.discord_edit_window)
+        #: Messages sent or edited per channel, shared by every answer in the process.
+        self.budget = MemoryWindow(settings.discord_channel_edits, settings.discord_edit_window)
         self.tree = app_commands.CommandTree(self)  # type: ignore[arg-type]
         commands.install(self.tree, self)  # type: ignore[arg-type]
         self._ready_callback = on_ready
         self._modes: dict[ConversationKey, tuple[ChannelMode, float]] = {}
         self._mode_changes = 0
         self._downloads: aiohttp.ClientSession | None = None
-        self._inflight: set[asyncio.Task[Any]] = set()
         #: Held per conversation from a message's arrival until the core has answered it.
         self.locks = KeyedLocks()
         self.synced = False
@@ -164,28 +160,10 @@ class _Behaviour:
     # -- messages -----------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._inflight.add(task)
         try:
             await self.handle_message(message)
         except Exception:
             log.exception("failed to handle message %s in channel %s", message.id, message.channel.id)
-        finally:
-            self._inflight.discard(task)  # type: ignore[arg-type]
-
-    async def drain(self, grace: float) -> None:
-        """Let answers under way finish (and be remembered) before the connection closes."""
-        pending = {t for t in self._inflight if not t.done()}
-        if not pending:
-            return
-        log.info("waiting up to %.0f s for %d answers to finish", grace, len(pending))
-        _, late = await asyncio.wait(pending, timeout=grace)
-        if late:
-            # Cut the rest while the connection is still open, so each can say it was interrupted.
-            for task in late:
-                task.cancel()
-            await asyncio.wait(late, timeout=STOP_WRITE_SECONDS + 1)
 
     async def handle_message(self, message: discord.Message) -> None:
         assert self.user is not None
@@ -220,25 +198,12 @@ class _Behaviour:
         )
         if incoming is None:
             return
-        verdict = self.limiter.check(incoming.author.id)
-        if not verdict.allowed:
-            if verdict.notify:
-                await self._say(message, LIMIT_MESSAGE)
-            return
         incoming = await self._download(message, incoming)
-        if not incoming.text.strip() and not incoming.attachments:
-            if incoming.trigger is not Trigger.ALWAYS or incoming.skipped_notes:
-                await self._say(message, "\n".join(incoming.skipped_notes) or EMPTY_HINT)
-            return
-        reply = self.new_reply(MessageSurface(message))
-        try:
-            await self.core.handle(incoming, reply)
-        except asyncio.CancelledError:
-            # Shutdown outran this answer: close what is on screen rather than leave it cut off.
-            with contextlib.suppress(Exception):
-                closing = reply.stopped(INTERRUPTED_MARK, STOPPED_BEFORE_ANSWER)
-                await asyncio.wait_for(closing, timeout=STOP_WRITE_SECONDS)
-            raise
+        outcome = await self.core.handle(incoming, self.new_reply(MessageSurface(message)))
+        if outcome is Outcome.RATE_LIMITED:
+            await self._say(message, sentences.RATE_LIMITED)
+        elif outcome is Outcome.EMPTY and (incoming.trigger is not Trigger.ALWAYS or incoming.skipped_notes):
+            await self._say(message, "\n".join(incoming.skipped_notes) or sentences.EMPTY_MENTION)
 
     async def _say(self, message: discord.Message, text: str) -> None:
         try:
@@ -255,7 +220,7 @@ class _Behaviour:
         for item in incoming.attachments:
             data = await self._fetch(item)
             if data is None:
-                notes.append(f"Skipped {item.name}: I could not download it.")
+                notes.append(sentences.DOWNLOAD_FAILED.format(name=item.name))
                 continue
             _, note = classify(item.name, item.mime, len(data))
             if note is not None:

@@ -1,7 +1,9 @@
-"""The bot's slash commands. Settings answer privately and need Manage Channels in servers.
+"""The bot's slash commands: `/ask`, and one app command per entry of the core's registry.
 
-`/ask` answers in public like a mention does; the rest wrap the core's commands. In DMs the
-conversation belongs to the user, so no permission is needed there.
+`/ask` answers in public like a mention does. The rest answer privately; those that change a
+conversation's settings need Manage Channels in servers (in DMs the conversation belongs to the
+user). Names, arguments and descriptions come from `bot.commands.COMMANDS`, so a command added
+there appears here without a line of Discord code.
 """
 
 from __future__ import annotations
@@ -9,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from adapters.discord.parse import bot_role_id, key_for, resolve_mentions
 from adapters.discord.reply import NO_PINGS, InteractionSurface
+from bot import commands as registry
+from bot import sentences
 from bot.core import Outcome
-from bot.ratelimit import LIMIT_MESSAGE
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
 if TYPE_CHECKING:
@@ -27,9 +30,20 @@ log = logging.getLogger(__name__)
 
 NEEDS_MANAGE = "You need the **Manage Channels** permission to change my settings here."
 ASK_HINT = "Tell me what to ask, for example: `/ask what can you help with?`"
-NOT_HERE = "I'm not enabled for you here."
-FAILED = "Something went wrong on my side; please try again."
-ALREADY_ANSWERED = "I have answered this already."
+
+#: Seconds a settings command may take before its answer is deferred (Discord allows 3).
+ANSWER_WITHIN = 2.0
+
+#: What `/ask` says privately when the core answered nothing into its deferred response.
+ASK_REFUSALS = {
+    Outcome.EMPTY: ASK_HINT,
+    Outcome.DUPLICATE: sentences.ALREADY_ANSWERED,
+    # A slash command is a deliberate act: it is told every time, not only the first.
+    Outcome.RATE_LIMITED: sentences.RATE_LIMITED,
+    Outcome.RATE_LIMITED_AGAIN: sentences.RATE_LIMITED,
+}
+
+Run = Callable[[discord.Interaction, registry.Command, str], Awaitable[None]]
 
 
 def conversation_of(interaction: discord.Interaction) -> ConversationKey:
@@ -39,8 +53,29 @@ def conversation_of(interaction: discord.Interaction) -> ConversationKey:
     return key_for(channel, interaction.guild_id)
 
 
-#: Seconds a settings command may take before its answer is deferred (Discord allows 3).
-ANSWER_WITHIN = 2.0
+def app_command(command: registry.Command, run: Run) -> app_commands.Command[Any, Any, None]:
+    """The registry's `command` as a Discord app command whose invocations go to `run`."""
+
+    async def without_arg(interaction: discord.Interaction) -> None:
+        await run(interaction, command, "")
+
+    async def with_arg(interaction: discord.Interaction, arg: str | None = None) -> None:
+        await run(interaction, command, arg or "")
+
+    callback: Any = without_arg if command.arg is None else with_arg
+    made: app_commands.Command[Any, Any, None] = app_commands.Command(
+        name=command.name, description=command.help, callback=callback
+    )
+    if command.arg is not None:
+        made = app_commands.rename(arg=command.arg)(made)
+        made = app_commands.describe(arg=command.arg_help or command.arg)(made)
+        if command.choices:
+            offered = [app_commands.Choice(name=c, value=c) for c in command.choices]
+            made = app_commands.choices(arg=offered)(made)
+    if command.changes == "always" or command.channel_only:
+        # Hidden from members who could not use it anyway; still checked when run.
+        made = app_commands.default_permissions(manage_channels=True)(made)
+    return made
 
 
 def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> None:
@@ -59,7 +94,7 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
         manage: bool,
     ) -> None:
         if not allowed(interaction):
-            await private(interaction, NOT_HERE)
+            await private(interaction, sentences.NOT_HERE)
             return
         if manage and interaction.guild_id is not None and not interaction.permissions.manage_channels:
             await private(interaction, NEEDS_MANAGE)
@@ -73,11 +108,45 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.edit_original_response(content=(await work)[:2000], allowed_mentions=NO_PINGS)
 
+    async def run_command(interaction: discord.Interaction, command: registry.Command, arg: str) -> None:
+        if command.channel_only and interaction.guild_id is None:
+            await private(interaction, sentences.MODE_IN_DM)
+            return
+        user_id = str(interaction.user.id)
+        changes = command.needs_permission(arg)
+
+        async def run(key: ConversationKey) -> str:
+            # A change is dropped from the mode cache on both sides of the write, so no lookup
+            # made during it keeps the old value.
+            if changes:
+                bot.forget_mode(key)
+            try:
+                return await core.commands.run(command, arg, key, user_id, space="server")
+            finally:
+                if changes:
+                    bot.forget_mode(key)
+
+        await answer(interaction, run, manage=changes)
+
+    for command in registry.COMMANDS:
+        tree.add_command(app_command(command, run_command))
+
+    model = tree.get_command("model")
+    if isinstance(model, app_commands.Command):
+
+        @model.autocomplete("arg")
+        async def model_names(
+            interaction: discord.Interaction, current: str
+        ) -> list[app_commands.Choice[str]]:
+            typed = current.lower()
+            names = [m for m in core.settings.qwen_models if typed in m.lower()]
+            return [app_commands.Choice(name=m, value=m) for m in names[:25]]
+
     @tree.command(name="ask", description="Ask Qwen something")
     @app_commands.describe(prompt="What to ask")
     async def ask(interaction: discord.Interaction, prompt: app_commands.Range[str, 1, 4000]) -> None:
         if not allowed(interaction):
-            await private(interaction, NOT_HERE)
+            await private(interaction, sentences.NOT_HERE)
             return
         guild = interaction.guild
         assert bot.user is not None
@@ -94,9 +163,6 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
         if not text.strip():
             await private(interaction, ASK_HINT)
             return
-        if not bot.limiter.check(str(interaction.user.id)).allowed:
-            await private(interaction, LIMIT_MESSAGE)
-            return
         await interaction.response.defer(thinking=True)
         user = interaction.user
         key = conversation_of(interaction)
@@ -107,76 +173,17 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
             text=text,
             trigger=Trigger.COMMAND,
         )
-        task = asyncio.current_task()
-        if task is not None:
-            bot._inflight.add(task)
+        async with bot.locks.hold(key):
+            outcome = await core.handle(incoming, bot.new_reply(InteractionSurface(interaction)))
+        refusal = ASK_REFUSALS.get(outcome)
+        if refusal is None:
+            return
         try:
-            async with bot.locks.hold(key):
-                outcome = await core.handle(incoming, bot.new_reply(InteractionSurface(interaction)))
-            if outcome in (Outcome.EMPTY, Outcome.DUPLICATE):
-                # Nothing was written into the deferred response; it must not stay on "thinking".
-                line = ASK_HINT if outcome is Outcome.EMPTY else ALREADY_ANSWERED
-                try:
-                    await interaction.edit_original_response(content=line, allowed_mentions=NO_PINGS)
-                except discord.HTTPException as exc:
-                    log.warning("could not answer /ask in channel %s: %s", interaction.channel_id, exc.status)
-        finally:
-            bot._inflight.discard(task)  # type: ignore[arg-type]
-
-    @tree.command(name="reset", description="Make me forget this conversation")
-    @app_commands.default_permissions(manage_channels=True)
-    async def reset(interaction: discord.Interaction) -> None:
-        await answer(interaction, core.commands.reset, manage=True)
-
-    @tree.command(name="persona", description="Show or set how I behave in this conversation")
-    @app_commands.describe(text="The new persona, or 'clear' for the default; leave empty to show it")
-    async def persona(interaction: discord.Interaction, text: str | None = None) -> None:
-        await answer(interaction, lambda key: core.commands.persona(key, text), manage=bool(text))
-
-    @tree.command(name="model", description="Show or choose the Qwen model for this conversation")
-    @app_commands.describe(name="Model name; leave empty to show the current one")
-    async def model(interaction: discord.Interaction, name: str | None = None) -> None:
-        await answer(interaction, lambda key: core.commands.model(key, name), manage=bool(name))
-
-    @model.autocomplete("name")
-    async def model_names(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        typed = current.lower()
-        names = [m for m in core.settings.qwen_models if typed in m.lower()]
-        return [app_commands.Choice(name=m, value=m) for m in names[:25]]
-
-    @tree.command(name="memory", description="What I remember of this conversation")
-    async def memory(interaction: discord.Interaction) -> None:
-        await answer(interaction, core.commands.memory, manage=False)
-
-    @tree.command(name="usage", description="Tokens used here, in this server and by you")
-    async def usage(interaction: discord.Interaction) -> None:
-        user_id = str(interaction.user.id)
-        await answer(interaction, lambda key: core.commands.usage(key, user_id), manage=False)
-
-    @tree.command(name="forget-me", description="Delete everything you wrote from my memory")
-    async def forget_me(interaction: discord.Interaction) -> None:
-        if not allowed(interaction):
-            await private(interaction, NOT_HERE)
-            return
-        await private(interaction, await core.commands.forget_me("discord", str(interaction.user.id)))
-
-    @tree.command(name="channel-mode", description="Answer only when addressed, or every message here")
-    @app_commands.describe(mode="mention: only when addressed; always: every message")
-    @app_commands.default_permissions(manage_channels=True)
-    async def channel_mode(interaction: discord.Interaction, mode: Literal["mention", "always"]) -> None:
-        if interaction.guild_id is None:
-            await private(interaction, "In DMs I always answer; channel mode applies to server channels.")
-            return
-
-        async def run(key: ConversationKey) -> str:
-            # Forgotten on both sides of the write, so no lookup made during it keeps the old mode.
-            bot.forget_mode(key)
-            try:
-                return await core.commands.channel_mode(key, mode)
-            finally:
-                bot.forget_mode(key)
-
-        await answer(interaction, run, manage=True)
+            # The public "thinking…" goes; the refusal is for the asker's eyes only.
+            await interaction.delete_original_response()
+            await interaction.followup.send(refusal, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.warning("could not answer /ask in channel %s: %s", interaction.channel_id, exc.status)
 
     @tree.error
     async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
@@ -187,8 +194,10 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
         )
         try:
             if interaction.response.is_done():
-                await interaction.followup.send(FAILED, ephemeral=True, allowed_mentions=NO_PINGS)
+                await interaction.followup.send(
+                    sentences.INTERNAL_ERROR, ephemeral=True, allowed_mentions=NO_PINGS
+                )
             else:
-                await private(interaction, FAILED)
+                await private(interaction, sentences.INTERNAL_ERROR)
         except discord.HTTPException:
             pass

@@ -29,7 +29,6 @@ class DiscordSettings(EnvSettings):
     discord_blocked_roles: CommaList = Field(default_factory=list)
     discord_allowed_users: CommaList = Field(default_factory=list)
     discord_blocked_users: CommaList = Field(default_factory=list)
-    user_rate_limit: int = Field(default=6, ge=0)
     answer_bots: bool = False
     #: Seconds between two edits of one streaming message.
     discord_edit_interval: float = Field(default=1.2, gt=0)

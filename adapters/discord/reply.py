@@ -2,7 +2,7 @@
 
 The core hands over the whole text so far whenever it likes; this class keeps only the newest
 text and a single writer task brings Discord up to date at its own pace: at most one edit per
-message every `edit_interval` seconds, and per channel no more than the shared `WriteBudget`
+message every `edit_interval` seconds, and per channel no more than the shared write budget (a `MemoryWindow`)
 allows. Text that arrives while the writer waits is coalesced, never queued edit by edit
 (discord.py sleeps silently on 429s, so a loop that queued edits would fall ever further behind).
 A failed write is tried again with the next text; the final text gets one more try after a pause
@@ -17,7 +17,6 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ import aiohttp
 import discord
 
 from adapters.discord import render
+from bot.limits import MemoryWindow
 from bot.reply import Reply
 
 log = logging.getLogger(__name__)
@@ -33,35 +33,6 @@ log = logging.getLogger(__name__)
 NO_PINGS = discord.AllowedMentions.none()
 #: What a write to Discord can raise besides an HTTP error: the connection failing under it.
 NETWORK_ERRORS = (OSError, aiohttp.ClientError)
-
-
-class WriteBudget:
-    """Messages sent or edited per channel in a sliding window, shared by every answer in the process."""
-
-    def __init__(
-        self, limit: int = 4, window: float = 5.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._writes: dict[int, deque[float]] = {}
-
-    def delay(self, channel_id: int) -> float:
-        """Seconds until the channel may take another write (0 when it may now)."""
-        writes = self._writes.get(channel_id)
-        if not writes:
-            return 0.0
-        now = self.clock()
-        while writes and writes[0] <= now - self.window:
-            writes.popleft()
-        if len(writes) < self.limit:
-            return 0.0
-        return writes[0] + self.window - now
-
-    def take(self, channel_id: int) -> None:
-        if len(self._writes) > 10_000:
-            self._writes = {k: v for k, v in self._writes.items() if v and v[-1] > self.clock() - self.window}
-        self._writes.setdefault(channel_id, deque()).append(self.clock())
 
 
 class Surface(ABC):
@@ -153,7 +124,7 @@ class DiscordReply(Reply):
     def __init__(
         self,
         surface: Surface,
-        budget: WriteBudget,
+        budget: MemoryWindow,
         *,
         edit_interval: float = 1.2,
         clock: Callable[[], float] = time.monotonic,
@@ -192,15 +163,6 @@ class DiscordReply(Reply):
     async def partial(self, text: str) -> None:
         self.text = text
         self._want(render.messages(text), final=False)
-
-    async def stopped(self, mark: str, nothing_yet: str) -> None:
-        """The answer was cut short from outside (shutdown): end it with `mark`, or say so."""
-        if self._final:
-            return
-        if self.text.strip():
-            await self.finish(self.text + mark)
-        else:
-            await self.fail(nothing_yet)
 
     async def finish(self, text: str) -> None:
         self._want(render.messages(text), final=True)
@@ -262,7 +224,7 @@ class DiscordReply(Reply):
                 if wait > 0:
                     await asyncio.sleep(wait)
                     continue  # newer text may have arrived meanwhile: decide again
-            wait = self.budget.delay(channel)
+            wait = self.budget.wait(channel)
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue

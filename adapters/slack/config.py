@@ -30,7 +30,6 @@ class SlackSettings(EnvSettings):
     slack_blocked_channels: CommaList = Field(default_factory=list)
     slack_allowed_users: CommaList = Field(default_factory=list)
     slack_blocked_users: CommaList = Field(default_factory=list)
-    user_rate_limit: int = Field(default=6, ge=0)
     answer_bots: bool = False
     slack_settings_access: SettingsAccess = SettingsAccess.CREATOR
     slack_streaming: bool = True

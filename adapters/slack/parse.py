@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import commands
 from bot.types import ChannelMode, ConversationKey, Trigger
 
 PLATFORM = "slack"
@@ -197,34 +198,32 @@ def display_name(user: Mapping[str, Any]) -> str:
     return str(user.get("id") or "someone")
 
 
-#: Commands a thread takes from a mention (True: with an argument). The channel mode is the
-#: channel's, set with the slash command.
-_THREAD_COMMANDS = {"reset": False, "memory": False, "usage": False, "forget-me": False, "help": False,
-                    "model": True, "persona": True}
-
-
 def thread_command(text: str, models: Sequence[str] = ()) -> tuple[str, str] | None:
     """`reset`, `memory`, `model qwen-plus`... when a mention's whole text is a command, else None.
 
     Strict, so a question that merely starts with a command word ("model this as a graph") stays
-    a question: argument-less commands must stand alone and a model must be one of `models`.
+    a question: argument-less commands must stand alone and a model must be one of `models`. A
+    channel's own settings (channel mode) are set with the slash command, not in a thread.
     """
     name, arg = parse_command(text)
-    if name not in _THREAD_COMMANDS:
+    if name == "help":
+        return None if arg else ("help", "")
+    command = commands.find(name) if name else None
+    if command is None or command.channel_only:
         return None
-    if arg and not _THREAD_COMMANDS[name]:
+    if arg and command.arg is None:
         return None
-    if name == "model" and arg and arg not in models:
+    if command.name == "model" and arg and arg not in models:
         return None
     return name, arg
 
 
 def parse_command(text: str) -> tuple[str, str]:
-    """`/qwen` text as (subcommand, argument); an empty subcommand means a question or help."""
-    from bot.commands import NAMES
-
+    """`/qwen` text as (command name, argument); an empty name means a question (or nothing)."""
+    command, arg = commands.split(text)
+    if command is not None:
+        return command.name, arg
     head, _, rest = text.strip().partition(" ")
-    name = head.lower().replace("_", "-")
-    if name in (*NAMES, "forgetme", "help"):
-        return ("forget-me" if name == "forgetme" else name), rest.strip()
+    if head.lower() == "help":
+        return "help", rest.strip()
     return "", text.strip()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
@@ -28,6 +27,7 @@ from adapters.slack.render import (
     to_mrkdwn,
     to_stream_markdown,
 )
+from bot.limits import MemoryWindow
 from bot.reply import Reply
 
 log = logging.getLogger(__name__)
@@ -61,33 +61,6 @@ class Capabilities:
     no_status: set[str] = field(default_factory=set)
 
 
-class UpdateBudget:
-    """A token bucket of chat.update calls for one workspace, refilled continuously."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self._tokens = float(per_minute)
-        self._at = clock()
-
-    def _refill(self) -> None:
-        now = self.clock()
-        self._tokens = min(self.per_minute, self._tokens + (now - self._at) * self.per_minute / 60)
-        self._at = now
-
-    def try_take(self) -> bool:
-        self._refill()
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
-    def take(self) -> None:
-        """Spend one call that must happen (a final edit), even into debt."""
-        self._refill()
-        self._tokens -= 1
-
-
 @dataclass
 class _Message:
     ts: str
@@ -106,7 +79,8 @@ class SlackReply(Reply):
         thread_ts: str | None,
         team: str,
         user: str,
-        budget: UpdateBudget,
+        budget: MemoryWindow,
+        budget_key: str,
         capabilities: Capabilities,
         stream: bool = True,
         quick_client: AsyncWebClient | None = None,
@@ -118,6 +92,7 @@ class SlackReply(Reply):
         self.team = team
         self.user = user
         self.budget = budget
+        self.budget_key = budget_key
         self.capabilities = capabilities
         # The streaming API only writes replies in threads.
         self._stream = stream and capabilities.streaming and thread_ts is not None
@@ -158,14 +133,12 @@ class SlackReply(Reply):
         await self._show(f"{shown}⚠️ {message}", final=True)
         self._done = True
 
-    async def stopped(self, mark: str, nothing_yet: str) -> None:
-        """The answer was cut short from outside (shutdown): end it with `mark`, or say so."""
-        if self._done:
-            return
-        if self.text.strip():
-            await self.finish(self.text + mark)
-        else:
-            await self.fail(nothing_yet)
+    def _may_update(self) -> bool:
+        """Take one chat.update from the workspace's budget if it has room now."""
+        if self.budget.wait(self.budget_key) > 0:
+            return False
+        self.budget.take(self.budget_key)
+        return True
 
     @property
     def _kind(self) -> str:
@@ -266,10 +239,10 @@ class SlackReply(Reply):
             if message.streaming:
                 await self._close_stream(message)
             if not final:
-                if time.monotonic() - message.updated_at < UPDATE_INTERVAL or not self.budget.try_take():
+                if time.monotonic() - message.updated_at < UPDATE_INTERVAL or not self._may_update():
                     continue
             else:
-                self.budget.take()
+                self.budget.take(self.budget_key)
                 if not await self._final_edit(message, piece):
                     await self._post_instead(message, pieces[index:])
                     return
@@ -282,7 +255,7 @@ class SlackReply(Reply):
             # A shorter final text (e.g. a failure note) leaves no stale continuation behind.
             for message in self.messages[len(pieces):]:
                 if message.content:
-                    self.budget.take()
+                    self.budget.take(self.budget_key)
                     await self.client.chat_update(channel=self.channel, ts=message.ts, text="…")
                     message.content = ""
 

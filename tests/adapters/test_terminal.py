@@ -59,8 +59,9 @@ async def test_slash_commands_work_in_the_terminal(qwen: FakeQwen, tmp_path: Pat
     assert lines[2] == "This conversation now uses `qwen-plus`."
     assert lines[3] == "Persona set for this conversation."
     assert lines[4].startswith("This conversation: ")
-    assert lines[7].startswith("Done: I forgot this conversation (2 messages)")
-    assert lines[8] == "I remember nothing of this conversation yet."
+    assert lines[5].startswith("You: ")  # a private chat has no server line
+    assert lines[6].startswith("Done: I forgot this conversation (2 messages)")
+    assert lines[7] == "I remember nothing of this conversation yet."
 
 
 async def test_a_model_failure_is_one_line_and_the_chat_goes_on(qwen: FakeQwen, tmp_path: Path):

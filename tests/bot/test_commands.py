@@ -1,5 +1,6 @@
 """Every command as the adapters call it, against a real store."""
 
+from bot import commands
 from bot.core import ConversationCore
 from bot.types import Author, ConversationKey, Incoming
 from tests.conftest import RecordingReply
@@ -68,7 +69,7 @@ async def test_usage_reports_the_conversation_the_space_and_the_user(core: Conve
     qwen.queue(Script(text="a b", prompt_tokens=40), Script(text="c", prompt_tokens=10))
     await say(core, "one")
     await say(core, "two", key=ConversationKey("slack", "T1", "C2"), user="u2")
-    answer = await core.commands.usage(KEY, "u1")
+    answer = await core.commands.usage(KEY, "u1", space="workspace")
     lines = answer.split("\n")
     assert lines[0].startswith("This conversation: 42 tokens (40 in, 2 out) today")
     assert lines[1].startswith("This workspace: 53 tokens (50 in, 3 out) today")
@@ -102,8 +103,31 @@ async def test_channel_mode_shows_and_switches(core: ConversationCore):
     assert "must be" in await core.commands.channel_mode(KEY, "sometimes")
 
 
+async def test_usage_in_a_dm_has_no_server_line(core: ConversationCore):
+    answer = await core.commands.usage(ConversationKey("discord", "dm", "d1"), "u1")
+    assert [line.split(":")[0] for line in answer.split("\n")] == ["This conversation", "You"]
+
+
 async def test_command_lines_are_dispatched_by_name(core: ConversationCore):
-    answer = await core.commands.run("/model qwen-plus", KEY, "u1")
-    assert answer == "This conversation now uses `qwen-plus`."
-    assert (await core.commands.run("forget_me", KEY, "u1")).startswith("Deleted 0")
-    assert (await core.commands.run("dance", KEY, "u1")).startswith("Commands:")
+    command, arg = commands.split("/model qwen-plus")
+    assert command is not None
+    assert await core.commands.run(command, arg, KEY, "u1") == "This conversation now uses `qwen-plus`."
+
+
+def test_names_are_found_in_any_case_with_underscores_and_aliases():
+    assert [commands.find(n).name for n in ("RESET", "/forget_me", "forgetme")] == [  # type: ignore[union-attr]
+        "reset", "forget-me", "forget-me"]
+    assert commands.find("dance") is None
+
+
+def test_changing_commands_need_permission_only_when_they_change_something():
+    persona, reset, memory = (commands.find(n) for n in ("persona", "reset", "memory"))
+    assert persona and reset and memory
+    assert (persona.needs_permission(""), persona.needs_permission("be terse")) == (False, True)
+    assert reset.needs_permission("") and not memory.needs_permission("")
+
+
+def test_help_lists_every_command_with_the_platforms_prefix():
+    text = commands.help_text("/qwen ")
+    assert all(f"`/qwen {c.name}" in text for c in commands.COMMANDS)
+    assert "`/qwen channel-mode [mention|always]`" in text

@@ -1,4 +1,4 @@
-from bot.context import SUMMARY_PREFIX, build_context, summary_request, turns_to_fold
+from bot.context import SUMMARY_PREFIX, build_context
 from bot.memory import Summary, Turn
 from bot.tokens import TokenCounter
 
@@ -56,24 +56,3 @@ def test_images_become_image_parts_of_the_newest_user_turn():
     content = ctx.messages[-1]["content"]
     assert content[0] == {"type": "text", "text": "Ann: what is this?"}
     assert content[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
-
-
-def test_folding_keeps_about_half_the_budget_of_newest_turns():
-    turns = [turn(i, "word " * 50) for i in range(1, 31)]
-    fold = turns_to_fold(turns, budget=1000)
-    kept = turns[len(fold):]
-    assert fold and fold == turns[: len(fold)]
-    kept_cost = sum(t.tokens for t in kept)
-    assert 250 <= kept_cost <= 500
-
-
-def test_nothing_to_fold_when_the_turns_fit_in_half_the_budget():
-    assert turns_to_fold([turn(1, "hi"), turn(2, "there")], budget=1000) == []
-
-
-def test_summary_request_carries_the_previous_summary_and_the_transcript():
-    transcript = [turn(1, "I like dogs", name="Bo"), turn(2, "Noted", "assistant")]
-    messages = summary_request("Earlier: cats.", transcript)
-    assert "Earlier: cats." in messages[1]["content"]
-    assert "Bo: I like dogs" in messages[1]["content"]
-    assert "assistant: Noted" in messages[1]["content"]

@@ -2,10 +2,12 @@
 
 import asyncio
 
-from bot.core import EMPTY_ANSWER, INTERRUPTED_MARK, ConversationCore, Outcome, today
+from bot.core import ConversationCore, Outcome
 from bot.llm import MESSAGES
 from bot.memory import Turn
+from bot.sentences import EMPTY_ANSWER, INTERRUPTED_MARK
 from bot.types import Attachment, AttachmentKind, Author, ConversationKey, Incoming, Trigger
+from bot.usage import today
 from tests.conftest import RecordingReply
 from tests.fakes.qwen import FakeQwen, Script, last_user_text
 from tests.waiting import until
@@ -241,57 +243,6 @@ async def test_direct_messages_are_sent_without_names(core, qwen: FakeQwen):
     dm = ConversationKey("discord", "dm", "d1")
     await core.handle(message("hi", key=dm, trigger=Trigger.DM), RecordingReply())
     assert sent_texts(qwen.requests[0])[-1] == "hi"
-
-
-async def test_an_outgrown_conversation_is_summarised_in_the_background(make_settings, qwen: FakeQwen):
-    core = await ConversationCore.start(make_settings(max_context_tokens=400))
-    qwen.responder = lambda body: (Script(text="SUMMARY: Ann likes kites.") if not body.get("stream")
-                                   else Script(text="ok " * 20))
-    try:
-        for i in range(12):
-            await core.handle(message(f"fact {i}: " + "kite " * 30), RecordingReply())
-        await until(lambda: any(not r.get("stream") for r in qwen.requests), message="a summary request")
-        await until(lambda: not core._summarising, message="summary finished")
-        summary = await core.store.summary(KEY)
-        assert summary.text == "SUMMARY: Ann likes kites."
-        await core.handle(message("what do I like?"), RecordingReply())
-    finally:
-        await core.close()
-    last = qwen.chat_requests[-1]["messages"]
-    assert last[1]["content"].endswith("SUMMARY: Ann likes kites.")
-    assert not any("fact 0:" in str(m["content"]) for m in last)
-
-
-async def test_a_failed_summary_leaves_the_turns_as_they_were(make_settings, qwen: FakeQwen):
-    core = await ConversationCore.start(make_settings(max_context_tokens=400))
-    qwen.responder = lambda body: Script(status=500) if not body.get("stream") else Script(text="ok")
-    try:
-        for i in range(12):
-            await core.handle(message(f"fact {i}: " + "kite " * 30), RecordingReply())
-        await until(lambda: any(not r.get("stream") for r in qwen.requests), message="a summary request")
-        await until(lambda: not core._summarising, message="summary attempt finished")
-        stats = await core.store.stats(KEY)
-        summary = await core.store.summary(KEY)
-    finally:
-        await core.close()
-    assert summary.text == "" and summary.upto_turn_id == 0
-    assert stats.turns == 24 and stats.summarised_turns == 0
-
-
-async def test_a_reset_during_a_summary_keeps_old_words_out_of_memory(make_settings, qwen: FakeQwen):
-    core = await ConversationCore.start(make_settings(max_context_tokens=400))
-    qwen.responder = lambda body: (Script(text="SUMMARY", first_delay=0.3) if not body.get("stream")
-                                   else Script(text="ok"))
-    try:
-        for i in range(12):
-            await core.handle(message(f"fact {i}: " + "kite " * 30), RecordingReply())
-        await until(lambda: any(not r.get("stream") for r in qwen.requests), message="a summary request")
-        await core.commands.reset(KEY)
-        await until(lambda: not core._summarising, message="summary finished")
-        summary = await core.store.summary(KEY)
-    finally:
-        await core.close()
-    assert summary.text == ""
 
 
 async def test_stored_turns_record_who_said_what(core):

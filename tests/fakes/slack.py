@@ -523,6 +523,10 @@ class FakeSlack:
         message = self._new(p, text=text)
         return {"channel": message.channel, "ts": message.ts, "message": {"text": text, "ts": message.ts}}
 
+    def _m_chat_delete(self, p: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages.pop(str(p.get("ts")), None)
+        return {"channel": p.get("channel"), "ts": p.get("ts")} if message else {"error": "message_not_found"}
+
     def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         self.ephemerals.append(p)
         return {"message_ts": self.next_ts()}

@@ -49,7 +49,10 @@ class Bot:
         assert ready.done(), "the bot did not become ready"
         return self
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop as the process does: the core ends answers under way, then the connection closes."""
+        if self.core is not None:
+            await self.core.stop(grace)
         if self.task is not None:
             self.task.cancel()
             try:
@@ -126,7 +129,7 @@ async def make_bot(
 
     yield make
     for bot in bots:
-        await bot.stop()
+        await bot.stop(grace=0)
 
 
 @pytest.fixture

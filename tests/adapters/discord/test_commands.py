@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.discord.commands import ANSWER_WITHIN, ASK_HINT, NEEDS_MANAGE
+from bot.sentences import RATE_LIMITED
 from tests.adapters.discord.conftest import answer_to, at
 from tests.fakes.discord import EPHEMERAL, MANAGE_CHANNELS
 from tests.fakes.qwen import Script, last_user_text
@@ -184,3 +185,21 @@ async def test_a_slow_settings_command_is_deferred_then_answered(bot, fake, worl
         fake.messages[m]["content"] == "remembered slowly" for m in fake.interaction_messages[token]
     )
     await fake.wait_for(answered)
+
+
+async def test_ask_over_the_rate_limit_is_told_privately_and_never_reaches_the_model(
+    world, fake, make_bot, qwen
+) -> None:
+    await make_bot({"user_rate_limit": 1})
+    first = await fake.interact(world["alice"], "ask", {"prompt": "one"}, channel_id=world["general"])
+    shown = fake.interaction_messages[f"itoken-{first}"]
+    await fake.wait_for(lambda: [fake.messages[m]["content"] for m in shown] == ["re: one"])
+    second = await fake.interact(world["alice"], "ask", {"prompt": "two"}, channel_id=world["general"])
+    token = f"itoken-{second}"
+
+    def left() -> list[dict[str, Any]]:
+        return [fake.messages[m] for m in fake.interaction_messages[token] if m not in fake.deleted]
+
+    await fake.wait_for(lambda: any(m["flags"] & EPHEMERAL for m in left()))
+    assert [m["content"] for m in left()] == [RATE_LIMITED]
+    assert len(qwen.chat_requests) == 1

@@ -11,10 +11,9 @@ import discord
 import pytest
 import yarl
 
-import adapters.discord
 from adapters.discord import DiscordAdapter, DiscordSettings
 from bot.config import ConfigError
-from bot.core import INTERRUPTED_MARK
+from bot.sentences import INTERRUPTED_MARK
 from tests.adapters.discord.conftest import answer_to, at, reply_texts
 from tests.fakes.qwen import Script
 
@@ -102,15 +101,44 @@ async def test_an_unreachable_gateway_at_start_is_one_line(fake, world, core, mo
     assert "Could not connect to Discord" in str(raised.value) and "\n" not in str(raised.value)
 
 
-async def test_an_answer_cut_by_shutdown_ends_with_the_interrupted_mark(
-    world, fake, make_bot, qwen, monkeypatch
-) -> None:
-    monkeypatch.setattr(adapters.discord, "SHUTDOWN_GRACE", 0.2)
+async def test_an_answer_cut_by_shutdown_ends_with_the_interrupted_mark(world, fake, make_bot, qwen) -> None:
     qwen.queue(Script(" ".join(f"word{i}" for i in range(200)), delay=0.05))
     bot = await make_bot()
     msg = await fake.say(world["alice"], f"{at(fake)} tell me a long story", channel_id=world["general"])
     await fake.wait_for(lambda: any("word0" in text for text in reply_texts(fake, msg)))
-    await bot.stop()
+    await bot.stop(grace=0.2)
     texts = reply_texts(fake, msg)
     assert texts[-1].endswith(INTERRUPTED_MARK.strip())
     assert "word199" not in "".join(texts)
+
+
+async def test_an_answer_cut_by_shutdown_is_remembered_as_the_answer(world, fake, make_bot, qwen) -> None:
+    qwen.queue(Script(" ".join(f"word{i}" for i in range(200)), delay=0.05))
+    bot = await make_bot()
+    msg = await fake.say(world["alice"], f"{at(fake)} tell me a long story", channel_id=world["general"])
+    await fake.wait_for(lambda: any("word0" in text for text in reply_texts(fake, msg)))
+    await bot.stop(grace=0)
+    await make_bot()
+    follow = await fake.say(world["alice"], f"{at(fake)} go on", channel_id=world["general"])
+    await fake.wait_for(lambda: bool(reply_texts(fake, follow)))
+    roles = [(m["role"], m["content"]) for m in qwen.chat_requests[-1]["messages"] if m["role"] != "system"]
+    assert [role for role, _ in roles] == ["user", "assistant", "user"]
+    assert roles[1][1].startswith("word0") and "word199" not in roles[1][1]
+
+
+async def test_a_slash_ask_cut_by_shutdown_ends_with_the_interrupted_mark(
+    world, fake, make_bot, qwen
+) -> None:
+    qwen.queue(Script(" ".join(f"word{i}" for i in range(200)), delay=0.05))
+    bot = await make_bot()
+    iid = await fake.interact(world["alice"], "ask", {"prompt": "a long story"}, channel_id=world["general"])
+    token = f"itoken-{iid}"
+
+    def shown() -> str:
+        ids = fake.interaction_messages[token]
+        return "".join(fake.messages[m]["content"] for m in ids if m not in fake.deleted)
+
+    await fake.wait_for(lambda: "word0" in shown())
+    await bot.stop(grace=0)
+    assert shown().endswith(INTERRUPTED_MARK.strip())
+    assert "word199" not in shown()

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from adapters.discord import render
-from bot.core import INTERRUPTED_MARK
 from bot.llm import MESSAGES
+from bot.sentences import INTERRUPTED_MARK
 from tests.adapters.discord.conftest import answer_to, at, reply_texts
 from tests.fakes.qwen import Script
 

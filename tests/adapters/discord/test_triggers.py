@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.ratelimit import LIMIT_MESSAGE
+from bot.sentences import RATE_LIMITED
 from tests.adapters.discord.conftest import answer_to, at, prompts, reply_texts
 from tests.fakes.discord import MANAGE_CHANNELS
 from tests.fakes.qwen import Script, last_user_text
@@ -160,12 +160,12 @@ async def test_dms_can_be_turned_off(world, fake, make_bot, qwen) -> None:
 async def test_the_rate_limit_is_explained_once_and_never_reaches_the_model(
     world, fake, make_bot, qwen
 ) -> None:
-    await make_bot(user_rate_limit=2)
+    await make_bot({"user_rate_limit": 2})
     for n in range(2):
         msg = await fake.say(world["alice"], f"{at(fake)} q{n}", channel_id=world["general"])
         await answer_to(fake, msg, f"echo: q{n}")
     third = await fake.say(world["alice"], f"{at(fake)} q2", channel_id=world["general"])
-    await fake.wait_for(lambda: reply_texts(fake, third) == [LIMIT_MESSAGE])
+    await fake.wait_for(lambda: reply_texts(fake, third) == [RATE_LIMITED])
     fourth = await fake.say(world["alice"], f"{at(fake)} q3", channel_id=world["general"])
     await barrier(fake, world)
     assert reply_texts(fake, fourth) == []

@@ -60,7 +60,9 @@ class Running:
     async def idle(self) -> None:
         await self.bot.idle()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop as the process does: the core ends answers under way, then the app disconnects."""
+        await self.core.stop(grace)
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
@@ -84,7 +86,6 @@ async def start_bot(slack: FakeSlack, make_settings: Callable[..., Settings]) ->
             "slack_signing_secret": slack.signing_secret,
             "slack_http_host": "127.0.0.1",
             "port": 0,
-            "user_rate_limit": 100,
         }
         if mode == "socket":
             values["slack_app_token"] = slack.app_token
@@ -108,4 +109,4 @@ async def start_bot(slack: FakeSlack, make_settings: Callable[..., Settings]) ->
     yield start
     for run in running:
         if not run.task.done():
-            await run.stop()
+            await run.stop(grace=0)

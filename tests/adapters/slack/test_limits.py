@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.ratelimit import LIMIT_MESSAGE
+from bot.sentences import RATE_LIMITED
 from tests.adapters.slack.conftest import ALICE, BOB, DM, GENERAL, RANDOM
 from tests.fakes.qwen import Script, last_user_text
 
 
 async def test_rate_limited_user_is_told_once_and_costs_no_model_call(slack, qwen, start_bot) -> None:
-    run = await start_bot(user_rate_limit=2)
+    run = await start_bot(core_settings={"user_rate_limit": 2})
     for n in range(5):
         await slack.deliver(slack.message(f"message {n}", channel=DM))
         await run.idle()
     assert len(qwen.chat_requests) == 2
     assert len(slack.texts(DM)) == 2
-    assert [e["text"] for e in slack.ephemerals] == [LIMIT_MESSAGE]
+    assert [e["text"] for e in slack.ephemerals] == [RATE_LIMITED]
     assert slack.ephemerals[0]["user"] == ALICE
 
 
 async def test_rate_limit_is_per_user(slack, qwen, start_bot) -> None:
-    run = await start_bot(user_rate_limit=1)
+    run = await start_bot(core_settings={"user_rate_limit": 1})
     await slack.deliver(slack.message("first", channel=DM, user=ALICE))
     await slack.deliver(slack.message("first", channel="D0BOB", user=BOB))
     await run.idle()
@@ -29,11 +29,14 @@ async def test_rate_limit_is_per_user(slack, qwen, start_bot) -> None:
 
 
 async def test_rate_limited_slash_question_is_refused_privately(slack, qwen, start_bot) -> None:
-    run = await start_bot(user_rate_limit=1)
+    run = await start_bot(core_settings={"user_rate_limit": 1})
     await slack.command("first question")
-    second = await slack.command("second question")
     await run.idle()
-    assert second.body == {"text": LIMIT_MESSAGE, "response_type": "ephemeral"}
+    second = await slack.command("second question")
+    assert await slack.response(second) == {"text": RATE_LIMITED, "response_type": "ephemeral"}
+    await run.idle()
+    questions = [m.text for m in slack.bot_messages(GENERAL) if "asked:" in m.text]
+    assert questions == ["*Alice* asked: first question"]
     assert len(qwen.chat_requests) == 1
 
 

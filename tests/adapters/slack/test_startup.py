@@ -29,12 +29,11 @@ def test_settings_come_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
     monkeypatch.setenv("SLACK_API_URL", "https://slack-gov.com/api")
     monkeypatch.setenv("SLACK_BLOCKED_USERS", "U1, U2")
-    monkeypatch.setenv("USER_RATE_LIMIT", "3")
     monkeypatch.setenv("ANSWER_BOTS", "true")
     settings = SlackAdapter().settings
     assert settings.slack_api_url == "https://slack-gov.com/api/"
     assert settings.slack_blocked_users == ["U1", "U2"]
-    assert (settings.user_rate_limit, settings.answer_bots, settings.port) == (3, True, 3000)
+    assert (settings.answer_bots, settings.port) == (True, 3000)
     assert not settings.socket_mode
 
 
@@ -106,9 +105,22 @@ async def test_an_answer_under_way_finishes_before_shutdown(slack, qwen, start_b
 async def test_an_answer_cut_by_shutdown_ends_with_the_interrupted_mark(slack, qwen, start_bot) -> None:
     qwen.queue(Script("first words and then a long pause", chunks=2, delay=30))
     run = await start_bot()
-    run.bot.shutdown_grace = 0
     await slack.deliver(slack.message("hi", channel=DM))
     await eventually(lambda: slack.texts(DM))
-    await run.stop()
+    await run.stop(grace=0)
     (text,) = slack.texts(DM)
     assert text.startswith("first words") and text.endswith("_(reply interrupted)_")
+
+
+async def test_an_answer_cut_by_shutdown_is_remembered_as_the_answer(slack, qwen, start_bot) -> None:
+    qwen.queue(Script("first words and then a long pause", chunks=2, delay=30))
+    run = await start_bot()
+    await slack.deliver(slack.message("hi", channel=DM))
+    await eventually(lambda: slack.texts(DM))
+    await run.stop(grace=0)
+    run = await start_bot()
+    await slack.deliver(slack.message("go on", channel=DM))
+    await run.idle()
+    roles = [m["role"] for m in qwen.chat_requests[-1]["messages"] if m["role"] != "system"]
+    assert roles == ["user", "assistant", "user"]
+    assert qwen.chat_requests[-1]["messages"][-2]["content"].startswith("first words")

@@ -52,8 +52,7 @@ class TokenScript(Script):
 
 async def test_first_word_is_streamed_before_the_next_token_arrives(slack, qwen, start_bot) -> None:
     qwen.queue(TokenScript("Hello there", delay=60))  # the second token never comes in this test
-    run = await start_bot()
-    run.bot.shutdown_grace = 0
+    await start_bot()
     await slack.deliver_all(slack.mention("hi"))
     await eventually(lambda: slack.params("chat.startStream"))
     assert slack.params("chat.startStream")[0]["markdown_text"] == "Hello"

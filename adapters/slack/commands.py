@@ -1,0 +1,152 @@
+"""`/qwen` and thread commands: the core's command registry in Slack's idiom.
+
+`/qwen <question>` posts the question for all to see and answers in its thread; `/qwen <command>`
+and a mention whose whole text is a command answer privately (ephemeral). Changing a channel's
+settings takes the permission `SLACK_SETTINGS_ACCESS` names; in a DM the conversation is the user's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack.config import SettingsAccess
+from adapters.slack.parse import PLATFORM, SlackMessage, mentioned_users, parse_command, plain_text
+from adapters.slack.render import to_mrkdwn
+from adapters.slack.reply import error_code
+from bot import commands, sentences
+from bot.core import Outcome
+from bot.types import Author, ConversationKey, Incoming, Trigger
+
+if TYPE_CHECKING:
+    from adapters.slack.app import SlackBot
+
+log = logging.getLogger(__name__)
+
+NOT_AVAILABLE = "I'm not available here."
+CANNOT_POST = ("I can't post in this conversation. In a channel, invite me with `/invite @{name}` and ask "
+               "again; in a DM between other people, mention me in a channel or DM me instead.")
+POST_FAILED = "I couldn't post your question here ({code}); please try again."
+#: Slack's answers to chat.postMessage that mean "the bot is not in this conversation".
+NOT_A_MEMBER = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+NO_PERMISSION = {
+    SettingsAccess.ADMIN: "Only workspace admins can change this channel's settings.",
+    SettingsAccess.CREATOR: "Only workspace admins or this channel's creator can change its settings.",
+}
+#: How much of a `/qwen` question the posted copy shows; the model reads all of it.
+QUESTION_SHOWN = 3000
+
+
+class SlashCommands:
+    def __init__(self, bot: SlackBot) -> None:
+        self.bot = bot
+        self.settings = bot.settings
+        self.core = bot.core
+
+    def help(self) -> str:
+        prefix = f"{self.settings.slack_command} "
+        return (f"Ask with `{prefix}<question>` or mention me.\n"
+                + commands.help_text(prefix, extra=[f"`{prefix}help`: this list"]))
+
+    async def on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        bot = self.bot
+        team = str(command.get("team_id") or bot.team_id)
+        channel = str(command.get("channel_id") or "")
+        user = str(command.get("user_id") or "")
+        key = ConversationKey(PLATFORM, team, channel)
+        name, arg = parse_command(str(command.get("text") or ""))
+        if not bot.channels.permits(channel) or not bot.users.permits(user):
+            await ack(response_type="ephemeral", text=NOT_AVAILABLE)
+            return
+        if name == "" and arg:
+            await ack()
+            bot.spawn(self.ask(team, channel, user, arg, respond))
+            return
+        if name in ("", "help"):
+            await ack(response_type="ephemeral", text=to_mrkdwn(self.help()))
+            return
+        # Slack wants the ack within 3 s; lookups and the database may take longer (a rate-limited
+        # users.info waits out Retry-After), so the answer follows through the response URL.
+        await ack()
+        bot.spawn(self._command(name, arg, key, user, respond))
+
+    async def _command(self, name: str, arg: str, key: ConversationKey, user: str, respond: Any) -> None:
+        await self._tell(respond, await self.run(name, arg, key, user))
+
+    async def run(self, name: str, arg: str, key: ConversationKey, user: str) -> str:
+        """A command's answer for `key`, after the permission check for changes to shared settings."""
+        command = commands.find(name)
+        if command is None:
+            return self.help()
+        try:
+            if (command.needs_permission(arg) and not key.channel.startswith("D")
+                    and not await self.may_change(user, key.channel)):
+                return NO_PERMISSION[self.settings.slack_settings_access]
+            if command.channel_only and key.channel.startswith("D"):
+                return sentences.MODE_IN_DM
+            return await self.core.commands.run(command, arg, key, user, space="workspace")
+        except Exception:
+            log.exception("Slack: command %s failed", name)
+            return sentences.COMMAND_FAILED
+
+    async def in_thread(self, message: SlackMessage, key: ConversationKey, name: str, arg: str) -> None:
+        """`@Qwen reset` (or memory, usage, persona, model...) inside a thread: that thread's command."""
+        answer = self.help() if name == "help" else await self.run(name, arg, key, message.user)
+        await self.bot.ephemeral(message.channel, message.user, answer, message.thread_ts)
+
+    async def may_change(self, user: str, channel: str) -> bool:
+        access = self.settings.slack_settings_access
+        if access is SettingsAccess.ANYONE:
+            return True
+        info = await self.bot.people.get(user) or {}
+        if info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"):
+            return True
+        if access is SettingsAccess.CREATOR:
+            try:
+                response = await self.bot.client.conversations_info(channel=channel)
+            except SlackApiError as exc:
+                log.info("Slack: conversations.info %s: %s", channel, error_code(exc))
+                return False
+            return (response.get("channel") or {}).get("creator") == user
+        return False
+
+    async def ask(self, team: str, channel: str, user: str, question: str, respond: Any) -> None:
+        """`/qwen <question>`: the question is posted for all to see and answered in its thread."""
+        bot = self.bot
+        names = await bot.people.names([user, *mentioned_users(question)])
+        text = plain_text(question, names, bot_user_id=bot.bot_user_id, bot_name=bot.bot_name)
+        shown = text if len(text) <= QUESTION_SHOWN else text[:QUESTION_SHOWN] + "…"
+        try:
+            posted = await bot.client.chat_postMessage(
+                channel=channel, text=to_mrkdwn(f"**{names.get(user, user)}** asked: {shown}"),
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            code = error_code(exc)
+            log.info("Slack: could not post a /qwen question in %s (%s)", channel, code)
+            if code in NOT_A_MEMBER:
+                await self._tell(respond, CANNOT_POST.format(name=bot.bot_name))
+            else:
+                await self._tell(respond, POST_FAILED.format(code=code))
+            return
+        thread = str(posted["ts"])
+        key = ConversationKey(PLATFORM, team, channel, thread)
+        incoming = Incoming(key, thread, Author(user, names.get(user, user)), text, (), Trigger.COMMAND)
+        # Held before the first await, so a quick follow-up in the new thread waits for the question.
+        async with bot.locks.hold(key):
+            outcome = await bot.answer(incoming, channel, thread, team, user)
+        if outcome in (Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN):
+            # Nobody should see a question that will not be answered; the asker learns why.
+            try:
+                await bot.client.chat_delete(channel=channel, ts=thread)
+            except SlackApiError as exc:
+                log.info("Slack: could not take back a refused /qwen question (%s)", error_code(exc))
+            await self._tell(respond, sentences.RATE_LIMITED)
+
+    async def _tell(self, respond: Any, text: str) -> None:
+        try:
+            await respond(response_type="ephemeral", text=to_mrkdwn(text))
+        except Exception as exc:
+            log.info("Slack: answering /qwen failed (%s)", type(exc).__name__)

@@ -1,0 +1,54 @@
+"""Every fixed sentence a user can see, in one place so they read alike and can be translated.
+
+Adapters import what they show from here too. Sentences with blanks are `str.format` templates;
+the field names say what goes in.
+"""
+
+from __future__ import annotations
+
+# -- answers ---------------------------------------------------------------------------------
+INTERRUPTED_MARK = "\n\n*(reply interrupted)*"
+STOPPED_BEFORE_ANSWER = "I was stopped before I could answer; please ask again."
+EMPTY_ANSWER = "Qwen sent back an empty answer; please try again."
+INTERNAL_ERROR = "Something went wrong on my side; please try again."
+MESSAGE_CUT = ("Your message was longer than my {budget:,}-token memory budget, so I read only its "
+               "beginning.")
+RATE_LIMITED = "You're sending messages faster than I can keep up with; please wait a minute."
+EMPTY_MENTION = "Ask me something after the mention, for example: what can you help with?"
+NOT_HERE = "I'm not enabled for you here."
+ALREADY_ANSWERED = "I have answered this already."
+COMMAND_FAILED = "That command failed on my side; please try again."
+
+# -- attachments -----------------------------------------------------------------------------
+IMAGE_TOO_LARGE = "Skipped {name}: images over 10 MB are not read."
+TEXT_TOO_LARGE = "Skipped {name}: text files over 100 KB are not read."
+UNREADABLE_KIND = "Skipped {name}: I can read images and text files only."
+DOWNLOAD_FAILED = "Skipped {name}: I could not download it."
+
+# -- commands --------------------------------------------------------------------------------
+RESET_DONE = "Done: I forgot this conversation ({removed} messages). Persona and model stay as they were."
+PERSONA_SHOWN = "This conversation's persona:\n> {persona}"
+PERSONA_DEFAULT = "This conversation uses the default persona. Set one with `persona <text>`."
+PERSONA_CLEARED = "Persona cleared; back to the default."
+PERSONA_TOO_LONG = "That persona is {length:,} characters; the limit is {limit:,}."
+PERSONA_SET = "Persona set for this conversation."
+MODEL_SHOWN = "Model: `{model}`. Available: {available}."
+MODEL_UNKNOWN = "Unknown model `{model}`. Available: {available}."
+MODEL_SET = "This conversation now uses `{model}`."
+MEMORY_EMPTY = "I remember nothing of this conversation yet."
+MEMORY_TURNS = "I remember {turns} messages ({tokens:,} tokens)"
+MEMORY_FOLDED = "; the oldest {folded} are folded into a summary"
+MEMORY_BUDGET = ". Budget: {budget:,} tokens."
+MEMORY_SUMMARY = "\nSummary: {summary}"
+TOKENS = "{total:,} tokens ({prompt:,} in, {completion:,} out)"
+USAGE_CONVERSATION = "This conversation: {today} today, {total} in total."
+USAGE_SPACE = "This {space}: {today} today, {total} in total."
+USAGE_USER = "You: {today} today."
+FORGOTTEN = ("Deleted {removed} of your messages from my memory everywhere on {platform}, "
+             "with the summaries that could quote them.")
+MODE_SHOWN = "Channel mode: `{mode}`."
+MODE_INVALID = "Channel mode must be `mention` (answer when addressed) or `always` (answer everything)."
+MODE_ALWAYS = "I will now answer every message in this channel."
+MODE_MENTION = "I will now answer only when addressed in this channel."
+MODE_IN_DM = "In DMs I always answer; channel mode applies to channels."
+COMMANDS_HEADING = "Commands:"
