@@ -18,7 +18,6 @@ from urllib.parse import urljoin, urlparse
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
@@ -30,6 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import SettingsAccess, SlackSettings
+from adapters.slack.http import EventsEndpoint
 from adapters.slack.parse import (
     PLATFORM,
     SlackMessage,
@@ -180,9 +180,10 @@ class SlackBot:
             log.info("Slack: connected in Socket Mode as %s", self.bot_name)
         else:
             web_app = web.Application()
-            web_app.router.add_post(EVENTS_PATH, self._on_http)
+            endpoint = EventsEndpoint(self.app, self.settings.signing_secret)
+            web_app.router.add_post(EVENTS_PATH, endpoint.handle)
             web_app.router.add_get("/health", self._health)
-            self._runner = web.AppRunner(web_app, access_log=None)
+            self._runner = web.AppRunner(web_app, access_log=None, logger=endpoint.server_log)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.settings.slack_http_host, self.settings.port)
             await site.start()
@@ -222,10 +223,6 @@ class SlackBot:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("Slack handler failed", exc_info=task.exception())
-
-    async def _on_http(self, request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
-        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
