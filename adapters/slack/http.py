@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -120,7 +121,9 @@ class QuietServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     def _one_line(self, exc_info: Any) -> None:
         error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
         kind = type(error).__name__ if error is not None else "error"
-        self.throttle.warning(f"server:{kind}", "Slack HTTP: refused a malformed HTTP request (%s)", kind)
+        what = "refused a malformed HTTP request" if isinstance(error, HttpProcessingError) else (
+            "a request failed in the HTTP server")
+        self.throttle.warning(f"server:{kind}", "Slack HTTP: %s (%s)", what, kind)
 
 
 class EventsEndpoint:
@@ -165,7 +168,13 @@ class EventsEndpoint:
         bolt_request = self._bolt_request(request, raw)
         if bolt_request is None:
             return self._reject(BAD_BODY, request)
-        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+        try:
+            response = await self.app.async_dispatch(bolt_request)
+        except Exception as error:
+            # Bolt catches most of its own failures (see _on_bolt_error), but not those of its error
+            # path itself, such as building the handler's arguments from an odd payload.
+            response = self._failed(error, bolt_request.body)
+        return await to_aiohttp_response(response)
 
     async def _read(self, request: web.Request) -> bytes | None:
         """The body, or None once it passes `max_body` (a missing or false Content-Length included)."""
@@ -195,7 +204,10 @@ class EventsEndpoint:
         except Exception:
             # Signed, so from Slack (or from someone holding the secret): still not worth a traceback.
             return None
-        return bolt_request if isinstance(bolt_request.body, dict) else None
+        body = bolt_request.body
+        # Bolt reads `event` as an object in places that run outside its own error handling.
+        readable = isinstance(body, dict) and isinstance(body.get("event", {}), dict)
+        return bolt_request if readable else None
 
     def _reject(self, rejection: Rejection, request: web.Request) -> web.Response:
         self.throttle.warning(
@@ -206,10 +218,14 @@ class EventsEndpoint:
         return web.json_response({"error": "invalid request"}, status=rejection.status,
                                  headers={"Connection": "close"})
 
-    async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
-        kind = (body.get("event") or {}).get("type") if isinstance(body.get("event"), dict) else None
-        what = kind or body.get("type") or body.get("command") or "request"
+    async def _on_bolt_error(self, error: Exception, request: AsyncBoltRequest) -> BoltResponse:
+        return self._failed(error, request.body)
+
+    def _failed(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
+        event = body.get("event")
+        what = (event.get("type") if isinstance(event, dict) else None) or body.get("type") or "request"
         self.throttle.warning(f"bolt:{type(error).__name__}", "Slack HTTP: handling a %s failed (%s)",
                               str(what)[:40], type(error).__name__)
-        log.debug("Slack HTTP: bolt failure", exc_info=error)
+        # The traceback only for whoever asks for DEBUG: a signed request's failure is our bug to fix.
+        log.debug("Slack HTTP: handling a request failed", exc_info=error)
         return BoltResponse(status=503, body="")
