@@ -192,7 +192,7 @@ class EventsEndpoint:
         # decodes the body first and raises on bytes that are not UTF-8.
         digest = hmac.new(self._secret, b"v0:" + stamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
         # Bytes, not str: compare_digest refuses non-ASCII strings, and a header may hold anything.
-        given = signature.encode("utf-8", "surrogateescape")
+        given = signature.encode("utf-8", "backslashreplace")
         return hmac.compare_digest((SIGNATURE_PREFIX + digest).encode(), given)
 
     @staticmethod
