@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TextIO
 
-from bot import commands
+from bot import commands, sentences
 from bot.config import ConfigError
 from bot.core import ConversationCore
 from bot.reply import Reply
@@ -23,7 +23,7 @@ from bot.types import Author, ConversationKey, Incoming, Trigger
 QUIT = {"/quit", "/exit"}
 #: The terminal's conversations are the user's own: channel settings have no meaning here.
 OFFERED = tuple(command for command in commands.COMMANDS if not command.channel_only)
-HELP = commands.help_text("/", OFFERED, extra=["`/quit`: leave (or Ctrl-D)"])
+HELP = commands.help_text("/", OFFERED, extra=[sentences.TERMINAL_QUIT])
 
 
 class TerminalReply(Reply):

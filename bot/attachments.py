@@ -9,6 +9,7 @@ import base64
 from collections.abc import Sequence
 from pathlib import PurePath
 
+from bot import sentences
 from bot.types import Attachment, AttachmentKind
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
@@ -30,13 +31,13 @@ def classify(name: str, mime: str, size: int) -> tuple[AttachmentKind, str | Non
     suffix = PurePath(name.lower()).suffix
     if mime in IMAGE_MIMES or (not mime and suffix in {".png", ".jpg", ".jpeg", ".webp", ".gif"}):
         if size > IMAGE_MAX_BYTES:
-            return AttachmentKind.IMAGE, f"Skipped {name}: images over 10 MB are not read."
+            return AttachmentKind.IMAGE, sentences.IMAGE_TOO_LARGE.format(name=name)
         return AttachmentKind.IMAGE, None
     if mime.startswith("text/") or mime in TEXT_MIMES or suffix in TEXT_EXTENSIONS:
         if size > TEXT_MAX_BYTES:
-            return AttachmentKind.TEXT, f"Skipped {name}: text files over 100 KB are not read."
+            return AttachmentKind.TEXT, sentences.TEXT_TOO_LARGE.format(name=name)
         return AttachmentKind.TEXT, None
-    return AttachmentKind.OTHER, f"Skipped {name}: I can read images and text files only."
+    return AttachmentKind.OTHER, sentences.UNREADABLE_KIND.format(name=name)
 
 
 def inline_text(text: str, attachments: Sequence[Attachment]) -> str:

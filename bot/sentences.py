@@ -52,3 +52,19 @@ MODE_ALWAYS = "I will now answer every message in this channel."
 MODE_MENTION = "I will now answer only when addressed in this channel."
 MODE_IN_DM = "In DMs I always answer; channel mode applies to channels."
 COMMANDS_HEADING = "Commands:"
+
+# -- platform idioms -------------------------------------------------------------------------
+# Discord
+NEEDS_MANAGE = "You need the **Manage Channels** permission to change my settings here."
+ASK_HINT = "Tell me what to ask, for example: `/ask what can you help with?`"
+# Slack
+SLACK_EMPTY_MENTION = "Hi! Ask me anything: mention me with a question, or use `/qwen <question>`."
+SLACK_NOT_AVAILABLE = "I'm not available here."
+SLACK_CANNOT_POST = ("I can't post in this conversation. In a channel, invite me with `/invite @{name}` and "
+                     "ask again; in a DM between other people, mention me in a channel or DM me instead.")
+SLACK_POST_FAILED = "I couldn't post your question here ({code}); please try again."
+SLACK_ADMINS_ONLY = "Only workspace admins can change this channel's settings."
+SLACK_ADMINS_OR_CREATOR = "Only workspace admins or this channel's creator can change its settings."
+SLACK_ASK_HOW = "Ask with `{prefix}<question>` or mention me."
+SLACK_HELP_LINE = "`{prefix}help`: this list"
+TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D)"

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NEEDS_MANAGE = "You need the **Manage Channels** permission to change my settings here."
-ASK_HINT = "Tell me what to ask, for example: `/ask what can you help with?`"
+NEEDS_MANAGE = sentences.NEEDS_MANAGE
+ASK_HINT = sentences.ASK_HINT
 
 #: Seconds a settings command may take before its answer is deferred (Discord allows 3).
 ANSWER_WITHIN = 2.0

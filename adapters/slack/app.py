@@ -55,7 +55,6 @@ EVENTS_PATH = "/slack/events"
 THREAD_READ_LIMIT = 50
 BAD_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
              "not_allowed_token_type"}
-EMPTY_MENTION = "Hi! Ask me anything: mention me with a question, or use `/qwen <question>`."
 #: The workspace's chat.update budget is checked over windows this long (N per minute, as N/6 per
 #: 10 s: never more per minute, and smoother than a burst followed by a minute of silence).
 UPDATE_WINDOW = 10.0
@@ -256,7 +255,7 @@ class SlackBot:
         outcome = await self.core.handle(incoming, reply)
         if outcome is Outcome.EMPTY:
             # Nothing to ask about: say why (e.g. only an unreadable file) or how to ask.
-            notes = " ".join(incoming.skipped_notes) or EMPTY_MENTION
+            notes = " ".join(incoming.skipped_notes) or sentences.SLACK_EMPTY_MENTION
             await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=to_mrkdwn(notes))
         return outcome
 

@@ -25,15 +25,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_AVAILABLE = "I'm not available here."
-CANNOT_POST = ("I can't post in this conversation. In a channel, invite me with `/invite @{name}` and ask "
-               "again; in a DM between other people, mention me in a channel or DM me instead.")
-POST_FAILED = "I couldn't post your question here ({code}); please try again."
 #: Slack's answers to chat.postMessage that mean "the bot is not in this conversation".
 NOT_A_MEMBER = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 NO_PERMISSION = {
-    SettingsAccess.ADMIN: "Only workspace admins can change this channel's settings.",
-    SettingsAccess.CREATOR: "Only workspace admins or this channel's creator can change its settings.",
+    SettingsAccess.ADMIN: sentences.SLACK_ADMINS_ONLY,
+    SettingsAccess.CREATOR: sentences.SLACK_ADMINS_OR_CREATOR,
 }
 #: How much of a `/qwen` question the posted copy shows; the model reads all of it.
 QUESTION_SHOWN = 3000
@@ -47,8 +43,8 @@ class SlashCommands:
 
     def help(self) -> str:
         prefix = f"{self.settings.slack_command} "
-        return (f"Ask with `{prefix}<question>` or mention me.\n"
-                + commands.help_text(prefix, extra=[f"`{prefix}help`: this list"]))
+        return (sentences.SLACK_ASK_HOW.format(prefix=prefix) + "\n"
+                + commands.help_text(prefix, extra=[sentences.SLACK_HELP_LINE.format(prefix=prefix)]))
 
     async def on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         bot = self.bot
@@ -58,7 +54,7 @@ class SlashCommands:
         key = ConversationKey(PLATFORM, team, channel)
         name, arg = parse_command(str(command.get("text") or ""))
         if not bot.channels.permits(channel) or not bot.users.permits(user):
-            await ack(response_type="ephemeral", text=NOT_AVAILABLE)
+            await ack(response_type="ephemeral", text=sentences.SLACK_NOT_AVAILABLE)
             return
         if name == "" and arg:
             await ack()
@@ -127,9 +123,9 @@ class SlashCommands:
             code = error_code(exc)
             log.info("Slack: could not post a /qwen question in %s (%s)", channel, code)
             if code in NOT_A_MEMBER:
-                await self._tell(respond, CANNOT_POST.format(name=bot.bot_name))
+                await self._tell(respond, sentences.SLACK_CANNOT_POST.format(name=bot.bot_name))
             else:
-                await self._tell(respond, POST_FAILED.format(code=code))
+                await self._tell(respond, sentences.SLACK_POST_FAILED.format(code=code))
             return
         thread = str(posted["ts"])
         key = ConversationKey(PLATFORM, team, channel, thread)
