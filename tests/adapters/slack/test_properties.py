@@ -52,7 +52,8 @@ def events_with_any_field() -> st.SearchStrategy[dict[str, Any]]:
 @given(events_with_any_field())
 def test_reading_an_event_never_raises_on_any_json_value_in_any_field(event: dict[str, Any]) -> None:
     for answer_bots in (False, True):
-        message = read_message(event, "T0FAKE", bot_user_id="UQWENBOT", bot_id="B0QWEN", answer_bots=answer_bots)
+        message = read_message(event, "T0FAKE", bot_user_id="UQWENBOT", bot_id="B0QWEN",
+                               answer_bots=answer_bots)
         if message is not None:
             assert isinstance(message.text, str) and isinstance(message.channel_type, str)
             decide(message, bot_user_id="UQWENBOT", mode=ChannelMode.ALWAYS, thread_has_history=True)
@@ -79,7 +80,8 @@ def test_reading_a_file_never_raises_on_any_json_value_in_any_field(item: dict[s
 @given(with_any_field(COMMAND))
 def test_reading_a_slash_command_never_raises_on_any_json_value_in_any_field(body: dict[str, Any]) -> None:
     command = read_command(body, "T0FAKE")
-    assert all(isinstance(value, str) for value in (command.team, command.channel, command.user, command.text))
+    fields = (command.team, command.channel, command.user, command.text)
+    assert all(isinstance(value, str) for value in fields)
     parse_command(command.text)
     thread_command(command.text, ("qwen-max",))
 
