@@ -1,85 +1,163 @@
-"""Splitting long answers into platform-sized messages without breaking code blocks.
+"""Code fences and splitting long answers into platform-sized messages, for every adapter.
 
-Splits fall on line boundaries (a single over-long line is cut at a space where it can be).
-A code block cut in two is closed at the end of one message and reopened, with its language,
-at the start of the next, so no message has an unbalanced fence.
+The fence model is the platforms', not CommonMark's: Discord and Slack both treat ``` anywhere in
+a line as the start or end of a code block, so the code block is open after an odd number of
+them, counted left to right without overlap (a run of seven backticks is two fences and a
+backtick). An opening fence directly followed by a word such as `python` up to the line's end
+names the block's language.
+
+`split` cuts text into pieces of at most `limit` characters at line ends; a line too long for a
+message is cut after a space where it can be, never inside a fence. A code block that crosses a
+cut is closed at the end of one piece and reopened, with its language, at the start of the next,
+so every piece is balanced on its own; the pieces' bodies put back together are the text,
+character for character.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})(.*)$")
+FENCE = "```"
+#: A language worth repeating when a block is reopened; a longer "language" is left out so that
+#: continuations cannot overflow.
+_LANGUAGE = re.compile(r"[A-Za-z0-9_+\-.#]{1,20}")
+#: Smallest limit `split` accepts: room for a reopened fence with its language, its closer, and text.
+MIN_LIMIT = 40
 
 
-def _toggle(fence: str | None, line: str) -> str | None:
-    """The open fence's opening line after `line`, or None outside code."""
-    match = FENCE.match(line)
-    if not match:
-        return fence
+@dataclass(frozen=True)
+class Fence:
+    """An open code block and its language ("python", or "")."""
+
+    language: str = ""
+
+    @property
+    def opener(self) -> str:
+        return FENCE + self.language
+
+    @property
+    def closer(self) -> str:
+        return FENCE
+
+
+def fences(line: str) -> list[int]:
+    """Where the fences of `line` (or of any text) start, counted left to right without overlap."""
+    found: list[int] = []
+    at = line.find(FENCE)
+    while at >= 0:
+        found.append(at)
+        at = line.find(FENCE, at + len(FENCE))
+    return found
+
+
+def advance(fence: Fence | None, line: str) -> Fence | None:
+    """The code block open after `line`, given the one open before it (None: outside code)."""
+    for at in fences(line):
+        if fence is not None:
+            fence = None
+            continue
+        language = _LANGUAGE.fullmatch(line, at + len(FENCE))
+        fence = Fence(language.group(0) if language else "")
+    return fence
+
+
+def open_fence(text: str, fence: Fence | None = None) -> Fence | None:
+    """The code block `text` leaves open, starting in `fence`, or None."""
+    for line in text.split("\n"):
+        fence = advance(fence, line)
+    return fence
+
+
+def close(text: str, fence: Fence | None) -> str:
+    """`text`, which leaves `fence` open, with the fence closed on a line of its own."""
     if fence is None:
-        # Reopened in the next message as marker plus language only: a long info string must not
-        # make a continuation message overflow.
-        language = match.group(2).strip().split(" ")[0][:20]
-        return match.group(1) + language
-    marker = FENCE.match(fence).group(1)  # type: ignore[union-attr]
-    opener = match.group(1)
-    closes = opener[0] == marker[0] and len(opener) >= len(marker) and not match.group(2).strip()
-    return None if closes else fence
-
-
-def _closer(fence: str) -> str:
-    return FENCE.match(fence).group(1)  # type: ignore[union-attr]
-
-
-def _wrap(line: str, width: int) -> list[str]:
-    """Cut a line longer than `width`, preferring the last space before the cut."""
-    pieces = []
-    while len(line) > width:
-        cut = line.rfind(" ", width // 2, width)
-        cut = cut + 1 if cut > 0 else width
-        pieces.append(line[:cut])
-        line = line[cut:]
-    pieces.append(line)
-    return pieces
+        return text
+    return text + ("" if text.endswith("\n") else "\n") + fence.closer
 
 
 def balance(text: str) -> str:
     """Close a code block left open, e.g. in an answer that is still streaming."""
-    fence = None
-    for line in text.split("\n"):
-        fence = _toggle(fence, line)
-    return f"{text}\n{_closer(fence)}" if fence else text
+    return close(text, open_fence(text))
+
+
+def cut_point(line: str, room: int, start: int = 0) -> int:
+    """Where to cut `line` so that its head, `line[:cut]`, is at most `room` long, `start` < cut.
+
+    Just after the last space in the second half of the room if there is one, else as far as the
+    room goes; never inside a fence, whose backticks would then count differently on each side.
+    """
+    room = max(start + 1, min(room, len(line) - 1))
+    for index in range(room - 1, max(start, room // 2) - 1, -1):
+        if line[index] == " ":
+            return index + 1
+    inside = {at + offset for at in fences(line) for offset in (1, 2)}
+    cut = room
+    while cut in inside and cut - 1 > start:
+        cut -= 1
+    return cut
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One message's worth of a text. `body` is a stretch of the text and `joint` what lies between
+    it and the next stretch ("\\n" at a line end, "" inside a cut line). `reopen` is the code block
+    open at its start, repeated on a first line of its own; `closes` the one open at its end,
+    closed on a last line of its own."""
+
+    body: str
+    joint: str
+    reopen: Fence | None
+    closes: Fence | None
+
+    @property
+    def text(self) -> str:
+        head = self.reopen.opener + "\n" if self.reopen else ""
+        return close(head + self.body, self.closes)
+
+
+def _closing(fence: Fence | None) -> int:
+    return len(fence.closer) + 1 if fence else 0
+
+
+def split(text: str, limit: int) -> list[Piece]:
+    """`text` in pieces of at most `limit` characters (see the module's description)."""
+    if limit < MIN_LIMIT:
+        raise ValueError(f"a limit under {MIN_LIMIT} characters leaves no room for code fences")
+    pieces: list[Piece] = []
+    fence: Fence | None = None
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        reopen = fence
+        size = len(reopen.opener) + 1 if reopen else 0
+        body: list[str] = []
+        while index < len(lines):
+            line = lines[index]
+            after = advance(fence, line)
+            if size + (1 if body else 0) + len(line) + _closing(after) <= limit:
+                size += (1 if body else 0) + len(line)
+                body.append(line)
+                fence = after
+                index += 1
+            elif body:
+                break
+            else:
+                # A line too long for a message of its own: its head here, the rest in the next.
+                # The head may leave a block open that the whole line closes: room for a closer.
+                cut = cut_point(line, limit - size - len(FENCE) - 1)
+                fence = advance(fence, line[:cut])
+                lines[index] = line[cut:]
+                pieces.append(Piece(line[:cut], "", reopen, fence))
+                break
+        if body:
+            pieces.append(Piece("\n".join(body), "\n" if index < len(lines) else "", reopen, fence))
+    return pieces
 
 
 def split_text(text: str, limit: int) -> list[str]:
-    """Messages of at most `limit` characters whose concatenated content is `text`."""
-    if len(text) <= limit:
-        return [text]
-    chunks: list[str] = []
-    lines: list[str] = []
-    size = -1  # length of "\n".join(lines)
-    fence: str | None = None
+    """`text` as messages of at most `limit` characters, each with balanced code fences.
 
-    def flush() -> None:
-        nonlocal lines, size
-        body = [*lines, _closer(fence)] if fence else lines
-        chunks.append("\n".join(body))
-        lines = [fence] if fence else []
-        size = len(fence) if fence else -1
-
-    for raw in text.split("\n"):
-        width = max(16, limit - 2 * len(fence or "") - 8)
-        for piece in _wrap(raw, width):
-            after = _toggle(fence, piece)
-            closing = len(_closer(after)) + 1 if after else 0
-            reopened_only = fence is not None and lines == [fence]
-            if lines and not reopened_only and size + 1 + len(piece) + closing > limit:
-                flush()
-                after = _toggle(fence, piece)
-            lines.append(piece)
-            size += 1 + len(piece)
-            fence = after
-    if lines:
-        chunks.append("\n".join(lines))
-    return [chunk for chunk in chunks if chunk.strip()]
+    Stretches of only whitespace are left out: no platform shows them as a message.
+    """
+    return [piece.text for piece in split(text, limit) if piece.body.strip()]

@@ -51,6 +51,15 @@ def resolve_mentions(
     return text.strip()
 
 
+def _content(message: discord.Message) -> str:
+    # discord.py stores `content` as the gateway sent it, and its mention helpers assume a string.
+    return message.content if isinstance(message.content, str) else ""
+
+
+def _mentioned(pattern: re.Pattern[str], content: str) -> list[int]:
+    return [int(found) for found in pattern.findall(content)]
+
+
 def key_for(channel: object, guild_id: int | None) -> ConversationKey:
     """Each guild channel, each thread and each DM is its own conversation."""
     channel_id = str(getattr(channel, "id", ""))
@@ -75,12 +84,13 @@ def trigger_of(message: discord.Message, bot_id: int) -> Trigger:
     """Why this message addresses the bot, or Trigger.NONE when it addresses nobody in particular."""
     if message.guild is None:
         return Trigger.DM
-    if bot_id in message.raw_mentions:
+    content = _content(message)
+    if bot_id in _mentioned(USER_MENTION, content):
         return Trigger.MENTION
     own_role = bot_role_id(message.guild, bot_id)
-    if own_role is not None and own_role in message.raw_role_mentions:
+    if own_role is not None and own_role in _mentioned(ROLE_MENTION, content):
         return Trigger.MENTION
-    reference = message.reference
+    reference = getattr(message, "reference", None)
     if reference is not None:
         resolved = reference.resolved
         if isinstance(resolved, discord.Message) and resolved.author.id == bot_id:
@@ -92,24 +102,27 @@ def trigger_of(message: discord.Message, bot_id: int) -> Trigger:
 
 def ignored(message: discord.Message, bot_id: int, answer_bots: bool) -> bool:
     """Its own messages, system messages and (unless configured) other bots are never conversation."""
-    if message.author.id == bot_id or message.type not in CHAT_TYPES:
+    # By identity: discord.py wraps an unknown type value, which may not even be hashable.
+    if message.author.id == bot_id or not any(message.type is kind for kind in CHAT_TYPES):
         return True
-    return (message.author.bot or message.webhook_id is not None) and not answer_bots
+    return (message.author.bot is not False or message.webhook_id is not None) and not answer_bots
 
 
 def attachment_plan(message: discord.Message) -> tuple[list[Attachment], list[str]]:
     """Files worth downloading (without their bytes yet) and one note per file that is skipped."""
     wanted: list[Attachment] = []
     notes: list[str] = []
-    for item in message.attachments:
-        mime = item.content_type or ""
-        kind, note = classify(item.filename, mime, item.size)
+    for item in getattr(message, "attachments", None) or ():
+        # Typed by discord.py, but stored as the gateway sent them.
+        mime = item.content_type if isinstance(item.content_type, str) else ""
+        name = item.filename if isinstance(item.filename, str) and item.filename else "file"
+        size = item.size if isinstance(item.size, int) and item.size > 0 else 0
+        url = item.url if isinstance(item.url, str) else ""
+        kind, note = classify(name, mime, size)
         if note is not None:
             notes.append(note)
         else:
-            wanted.append(
-                Attachment(kind, item.filename, mime.split(";")[0].strip(), item.size, url=item.url)
-            )
+            wanted.append(Attachment(kind, name, mime.split(";")[0].strip(), size, url=url))
     return wanted, notes
 
 
@@ -135,16 +148,17 @@ def parse_message(
         trigger = Trigger.ALWAYS
     guild = message.guild
     role_id = bot_role_id(guild, bot_id)
-    users = {user.id: user.display_name for user in message.mentions}
+    # A payload without a field leaves its attribute unset on the Message.
+    users = {user.id: str(user.display_name) for user in getattr(message, "mentions", None) or ()}
     roles = {role.id: role.name for role in guild.roles} if guild is not None else {}
     channels: dict[int, str] = {}
     if guild is not None:
-        for channel_id in message.raw_channel_mentions:
+        for channel_id in _mentioned(CHANNEL_MENTION, _content(message)):
             found = guild.get_channel_or_thread(channel_id)
             if found is not None:
                 channels[channel_id] = found.name
     text = resolve_mentions(
-        message.content,
+        _content(message),
         users=users,
         roles=roles,
         channels=channels,
@@ -157,7 +171,7 @@ def parse_message(
     return Incoming(
         key=key_for(message.channel, guild.id if guild is not None else None),
         message_id=str(message.id),
-        author=Author(str(author.id), author.display_name, author.bot),
+        author=Author(str(author.id), str(author.display_name), author.bot is True),
         text=text,
         attachments=tuple(attachments),
         trigger=trigger,

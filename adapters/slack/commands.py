@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.config import SettingsAccess
-from adapters.slack.parse import PLATFORM, SlackMessage, mentioned_users, parse_command, plain_text
+from adapters.slack.parse import (
+    PLATFORM,
+    SlackMessage,
+    mentioned_users,
+    parse_command,
+    plain_text,
+    read_command,
+)
 from adapters.slack.render import to_mrkdwn
 from adapters.slack.reply import error_code
 from bot import commands, sentences
@@ -48,11 +55,10 @@ class SlashCommands:
 
     async def on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         bot = self.bot
-        team = str(command.get("team_id") or bot.team_id)
-        channel = str(command.get("channel_id") or "")
-        user = str(command.get("user_id") or "")
+        request = read_command(command, bot.team_id)
+        team, channel, user = request.team, request.channel, request.user
         key = ConversationKey(PLATFORM, team, channel)
-        name, arg = parse_command(str(command.get("text") or ""))
+        name, arg = parse_command(request.text)
         if not bot.channels.permits(channel) or not bot.users.permits(user):
             await ack(response_type="ephemeral", text=sentences.SLACK_NOT_AVAILABLE)
             return

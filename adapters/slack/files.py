@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlparse
 
 import aiohttp
 
+from adapters.slack.parse import read_file
 from bot import sentences
 from bot.attachments import IMAGE_MAX_BYTES, TEXT_MAX_BYTES, classify
 from bot.types import Attachment, AttachmentKind
@@ -36,24 +37,20 @@ class Files:
         """The files worth reading, and a note for each one skipped."""
         attachments: list[Attachment] = []
         notes: list[str] = []
-        for item in files:
-            name = str(item.get("name") or item.get("title") or "file")
-            mime = str(item.get("mimetype") or "")
-            size = int(item.get("size") or 0)
-            kind, skipped = classify(name, mime, size)
+        for file in map(read_file, files):
+            kind, skipped = classify(file.name, file.mimetype, file.size)
             if skipped:
                 notes.append(skipped)
                 continue
             limit = IMAGE_MAX_BYTES if kind is AttachmentKind.IMAGE else TEXT_MAX_BYTES
-            data = await self._download(item, limit)
+            data = await self._download(file.url, limit)
             if data is None:
-                notes.append(sentences.DOWNLOAD_FAILED.format(name=name))
+                notes.append(sentences.DOWNLOAD_FAILED.format(name=file.name))
                 continue
-            attachments.append(Attachment(kind, name, mime, len(data), data))
+            attachments.append(Attachment(kind, file.name, file.mimetype, len(data), data))
         return attachments, notes
 
-    async def _download(self, item: Mapping[str, Any], limit: int) -> bytes | None:
-        url = str(item.get("url_private_download") or item.get("url_private") or "")
+    async def _download(self, url: str, limit: int) -> bytes | None:
         if not url or self._http is None:
             return None
         headers = {"Authorization": f"Bearer {self.token}"}

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.slack.payloads import AppMentionEvent, FilePayload, MessageEvent, SlashCommandBody
 from bot import commands
 from bot.types import ChannelMode, ConversationKey, Trigger
 
@@ -38,7 +39,7 @@ class SlackMessage:
     text: str  # raw Slack markup: <@U1>, <!here>, &amp; ...
     is_bot: bool = False
     mentions_bot: bool = False
-    files: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    files: tuple[FilePayload, ...] = field(default_factory=tuple)
     user_team: str = ""  # the author's own workspace, which differs in Slack Connect channels
 
     @property
@@ -80,43 +81,98 @@ class Decision:
     reply_thread_ts: str | None
 
 
+def _text(value: object) -> str:
+    """A payload field that should be a string; anything else counts as absent."""
+    return value if isinstance(value, str) else ""
+
+
 def read_message(
-    event: Mapping[str, Any], team_id: str, *, bot_user_id: str, bot_id: str = "", answer_bots: bool = False,
+    event: MessageEvent | AppMentionEvent | Mapping[str, Any], team_id: str, *, bot_user_id: str,
+    bot_id: str = "", answer_bots: bool = False,
 ) -> SlackMessage | None:
     """A `message` or `app_mention` event as a SlackMessage, or None when it is not for the bot.
 
     None for the bot's own messages, edits, deletions and other subtypes, and for other bots'
-    messages unless `answer_bots` is set.
+    messages unless `answer_bots` is set. A field of the wrong type counts as absent: a malformed
+    event is ignored or read without that field, never an error.
     """
-    if event.get("type") not in ("message", "app_mention"):
+    if not isinstance(event, Mapping) or event.get("type") not in ("message", "app_mention"):
         return None
     subtype = event.get("subtype")
-    is_bot = bool(event.get("bot_id")) or subtype == "bot_message"
+    if subtype is not None and not isinstance(subtype, str):
+        return None
+    sender_bot = _text(event.get("bot_id"))
+    is_bot = bool(sender_bot) or subtype == "bot_message"
     if subtype not in USER_SUBTYPES and not (subtype == "bot_message" and answer_bots):
         return None
-    user = event.get("user") or event.get("bot_id") or ""
-    if not user or user == bot_user_id or (bot_id and event.get("bot_id") == bot_id):
+    user = _text(event.get("user")) or sender_bot
+    if not user or user == bot_user_id or (bot_id and sender_bot == bot_id):
         return None
     if is_bot and not answer_bots:
         return None
-    channel = event.get("channel") or ""
-    ts = event.get("ts") or ""
+    channel = _text(event.get("channel"))
+    ts = _text(event.get("ts"))
     if not channel or not ts:
         return None
-    text = event.get("text") or ""
-    channel_type = event.get("channel_type") or _channel_type(channel)
+    text = _text(event.get("text"))
+    files = event.get("files")
     return SlackMessage(
-        team=team_id or event.get("team") or "",
+        team=team_id or _text(event.get("team")),
         channel=channel,
-        channel_type=channel_type,
+        channel_type=_text(event.get("channel_type")) or _channel_type(channel),
         ts=ts,
-        thread_ts=event.get("thread_ts"),
+        thread_ts=_text(event.get("thread_ts")) or None,
         user=user,
         text=text,
         is_bot=is_bot,
         mentions_bot=bool(bot_user_id) and bot_user_id in _USER_ID.findall(text),
-        files=tuple(event.get("files") or ()),
-        user_team=str(event.get("user_team") or ""),
+        files=tuple(item for item in files if isinstance(item, dict)) if isinstance(files, list) else (),
+        user_team=_text(event.get("user_team")),
+    )
+
+
+@dataclass(frozen=True)
+class SlackFile:
+    """A shared file as the bot uses it: what to call it, what it is, and where to fetch it."""
+
+    name: str
+    mimetype: str
+    size: int
+    url: str  # "" when Slack gave none
+
+
+def read_file(item: FilePayload | Mapping[str, Any]) -> SlackFile:
+    """One entry of a message's `files`; fields of the wrong type count as absent."""
+    if not isinstance(item, Mapping):
+        return SlackFile("file", "", 0, "")
+    size = item.get("size")
+    return SlackFile(
+        name=_text(item.get("name")) or _text(item.get("title")) or "file",
+        mimetype=_text(item.get("mimetype")),
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0,
+        url=_text(item.get("url_private_download")) or _text(item.get("url_private")),
+    )
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """A `/qwen` request: where it was typed, by whom, and its text."""
+
+    team: str
+    channel: str
+    user: str
+    text: str
+
+
+def read_command(body: SlashCommandBody | Mapping[str, Any], default_team: str = "") -> SlashCommand:
+    """A slash command's form fields; fields of the wrong type count as absent."""
+    if not isinstance(body, Mapping):
+        return SlashCommand(default_team, "", "", "")
+    return SlashCommand(
+        team=_text(body.get("team_id")) or default_team,
+        channel=_text(body.get("channel_id")),
+        user=_text(body.get("user_id")),
+        text=_text(body.get("text")),
     )
 
 
@@ -190,12 +246,16 @@ def plain_text(text: str, names: Mapping[str, str], *, bot_user_id: str = "", bo
 
 def display_name(user: Mapping[str, Any]) -> str:
     """The name Slack shows for a `users.info` user object."""
-    profile = user.get("profile") or {}
+    if not isinstance(user, Mapping):
+        return "someone"
+    profile = user.get("profile")
+    if not isinstance(profile, Mapping):
+        profile = {}
     for candidate in (profile.get("display_name"), profile.get("real_name"), user.get("real_name"),
                       user.get("name")):
-        if candidate and str(candidate).strip():
-            return str(candidate).strip()
-    return str(user.get("id") or "someone")
+        if _text(candidate).strip():
+            return _text(candidate).strip()
+    return _text(user.get("id")) or "someone"
 
 
 def thread_command(text: str, models: Sequence[str] = ()) -> tuple[str, str] | None:

@@ -12,7 +12,7 @@ import re
 
 from markdown_to_mrkdwn import SlackMarkdownConverter
 
-from bot.render import FENCE, split_text
+from bot.render import split_text
 
 #: Slack accepts 40,000 characters of text but recommends 4,000, and chat.update has refused
 #: messages near 4k: every message the bot writes stays under this.
@@ -27,6 +27,9 @@ _BROADCAST_WORD = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 _SPECIAL = re.compile(r"<([!@])")
 _UNSETTLED = frozenset("<@`~")
 _QUOTE = re.compile(r"^(\s*)&gt;(?= |$)", re.MULTILINE)
+#: The converter's own rule for a line that opens or closes a code block: its insides are left
+#: alone by the converter, so inline code there must not be hidden either.
+_CONVERTER_FENCE = re.compile(r"^```\w*\s*$")
 
 _INLINE_CODE = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
@@ -61,13 +64,13 @@ def _hide_inline_code(markdown: str) -> tuple[str, list[str]]:
         spans.append(match.group(0))
         return f"\ue000{len(spans) - 1}\ue001"
 
-    lines, fence = [], None
+    lines, in_code = [], False
     for line in markdown.split("\n"):
-        if FENCE.match(line):
-            fence = None if fence and open_fence(fence + "\n" + line) is None else (fence or line.strip())
+        if _CONVERTER_FENCE.match(line.strip()):
+            in_code = not in_code
             lines.append(line)
         else:
-            lines.append(line if fence else _escape_link_pipes(_INLINE_CODE.sub(hide, line)))
+            lines.append(line if in_code else _escape_link_pipes(_INLINE_CODE.sub(hide, line)))
     return "\n".join(lines), spans
 
 
@@ -116,28 +119,6 @@ def to_stream_markdown(markdown: str) -> str:
 def mrkdwn_pieces(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """An answer as one or more mrkdwn messages, none over `limit`, code blocks never broken."""
     return split_text(to_mrkdwn(markdown), limit) or [""]
-
-
-def open_fence(text: str) -> str | None:
-    """The opening line of a code block `text` leaves open (e.g. "```python"), or None."""
-    fence: str | None = None
-    for line in text.split("\n"):
-        match = FENCE.match(line)
-        if not match:
-            continue
-        if fence is None:
-            fence = line.strip()
-            continue
-        marker, closing = fence_marker(fence), match.group(1)
-        if closing[0] == marker[0] and len(closing) >= len(marker) and not match.group(2).strip():
-            fence = None
-    return fence
-
-
-def fence_marker(fence: str) -> str:
-    """The backticks (or tildes) that close the code block `fence` opened."""
-    match = FENCE.match(fence)
-    return match.group(1) if match else "```"
 
 
 def settled(text: str) -> str:

@@ -18,16 +18,9 @@ from dataclasses import dataclass, field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import (
-    STREAM_LIMIT,
-    fence_marker,
-    mrkdwn_pieces,
-    open_fence,
-    settled,
-    to_mrkdwn,
-    to_stream_markdown,
-)
+from adapters.slack.render import STREAM_LIMIT, mrkdwn_pieces, settled, to_mrkdwn, to_stream_markdown
 from bot.limits import MemoryWindow
+from bot.render import FENCE, close, cut_point, open_fence
 from bot.reply import Reply
 
 log = logging.getLogger(__name__)
@@ -178,17 +171,18 @@ class SlackReply(Reply):
         while new:
             current = self.messages[-1] if self.messages and self.messages[-1].streaming else None
             used = len(current.content) if current else len(self._reopen)
-            fence = open_fence(self._streamed + new)
-            room = STREAM_LIMIT - used - (len(fence or "") + 8)
+            # Room for the closer of a code block the chunk may leave open.
+            room = STREAM_LIMIT - used - len(FENCE) - 1
             if current is not None and room <= 0:
-                # Too full for even a line (and a code block's closer): continue in a new message.
                 await self._close_full(current)
                 continue
-            if len(new) <= room:
-                chunk = new
-            else:
-                cut = new.rfind("\n", 0, room) + 1
-                chunk = new[: cut if cut > 0 else room]
+            cut = len(new) if len(new) <= room else new.rfind("\n", 0, room) + 1
+            if cut == 0 and current is not None:
+                # Not even the rest of this line fits: it goes on in a fresh message, cut there
+                # only if it is longer than a whole message.
+                await self._close_full(current)
+                continue
+            chunk = new[: cut or self._cut(new, room)]
             if current is None:
                 first = self._reopen + chunk
                 response = await self.client.chat_startStream(
@@ -211,11 +205,18 @@ class SlackReply(Reply):
     async def _close_full(self, message: _Message) -> None:
         """This message is full: close it (and its code block); the rest goes in the next one."""
         fence = open_fence(self._streamed)
-        closer = ""
+        closer = close(self._streamed, fence)[len(self._streamed):]
         if fence:
-            closer = ("" if self._streamed.endswith("\n") else "\n") + fence_marker(fence)
-            self._reopen = fence + "\n"
+            self._reopen = fence.opener + "\n"
         await self._stop(message, closer)
+
+    def _cut(self, new: str, room: int) -> int:
+        """How much of `new`, whose first line is longer than `room`, goes into a fresh message:
+        as much as fits without cutting a fence in two."""
+        # Fences are counted from the start of the line, which may have been streamed already.
+        begun = self._streamed[self._streamed.rfind("\n") + 1:]
+        line = begun + new.split("\n", 1)[0]
+        return cut_point(line, len(begun) + room, start=len(begun)) - len(begun)
 
     async def _stop(self, message: _Message, closer: str) -> None:
         await self.client.chat_stopStream(channel=self.channel, ts=message.ts, markdown_text=closer or None)

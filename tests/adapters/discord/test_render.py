@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from adapters.discord import render
-from bot.render import FENCE
+from bot.render import open_fence
 
 
 def fences_balanced(message: str) -> bool:
-    return sum(1 for line in message.split("\n") if FENCE.match(line)) % 2 == 0
+    return open_fence(message) is None
 
 
 def test_a_short_answer_is_one_message() -> None:
@@ -37,12 +37,12 @@ def test_a_code_block_cut_in_two_is_closed_and_reopened_with_its_language() -> N
     assert all(m.startswith("```python") for m in out[1:])
 
 
-def test_a_long_fence_info_string_is_not_repeated_in_continuations() -> None:
+def test_an_info_string_that_is_not_a_language_is_not_repeated_in_continuations() -> None:
     info = "python title=" + "x" * 300
     code = "\n".join(f"print({i})  # line {i}" for i in range(200))
     out = render.messages(f"```{info}\n{code}\n```")
     assert len(out) > 1 and out[0].startswith("```" + info)
-    assert all(m.split("\n")[0] == "```python" for m in out[1:])
+    assert all(m.split("\n")[0] == "```" for m in out[1:])
     assert all(len(m) <= render.MESSAGE_LIMIT and fences_balanced(m) for m in out)
 
 
@@ -63,6 +63,23 @@ def test_streamed_prefixes_keep_their_split_points() -> None:
     for cut in range(len(text) // 2, len(text), 500):
         partial = render.messages(text[:cut])
         assert partial[:-1] == final[: len(partial) - 1]
+
+
+def test_a_line_of_a_thousand_backticks_is_one_message_within_the_limit() -> None:
+    out = render.messages("`" * 1000)
+    assert len(out) == 1 and len(out[0]) <= render.MESSAGE_LIMIT and fences_balanced(out[0])
+    assert out[0].startswith("`" * 1000)
+
+
+def test_a_fence_after_text_on_a_line_counts_as_a_fence() -> None:
+    assert render.messages("0```\n```") == ["0```\n```"]
+
+
+def test_a_long_run_of_backticks_is_not_cut_inside_a_fence() -> None:
+    text = "0" + "`" * 1990 + " " + "`" * 2500
+    out = render.messages(text)
+    assert all(len(m) <= render.MESSAGE_LIMIT and fences_balanced(m) for m in out)
+    assert "0" + "`" * 1990 in out[0]
 
 
 def test_notes_are_one_subtext_line() -> None:

@@ -156,3 +156,11 @@ def test_slash_command_text_splits_into_subcommand_and_argument(text: str, expec
 ])
 def test_a_thread_command_is_a_mention_whose_whole_text_is_a_command(text, expected) -> None:
     assert thread_command(text, ["qwen-max", "qwen-plus"]) == expected
+
+
+@pytest.mark.parametrize("field", ["subtype", "channel_type"])
+@pytest.mark.parametrize("value", [["file_share"], {"a": 1}])
+def test_a_list_or_object_where_a_string_belongs_is_no_error(field: str, value: object) -> None:
+    event = {**payload("message_im")["event"], field: value}
+    message = read_message(event, "T0FAKE", bot_user_id="UQWENBOT")
+    assert message is None or (isinstance(message.channel_type, str) and hash(message))

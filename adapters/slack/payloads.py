@@ -1,0 +1,82 @@
+"""The shapes of the Slack payloads the bot reads, as Slack documents them.
+
+Typed for the checker, as discord.py types Discord's raw payloads in `discord.types`: every key is
+optional (`total=False`) because Slack omits many of them by event and by workspace. A TypedDict
+is a promise about shape, not a check: `parse` still verifies each value's type before using it,
+since nothing stops a payload from carrying a list where a string is documented.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class FilePayload(TypedDict, total=False):
+    """One entry of a message's `files` (https://api.slack.com/types/file)."""
+
+    id: str
+    name: str
+    title: str
+    mimetype: str
+    filetype: str
+    size: int
+    url_private: str
+    url_private_download: str
+
+
+class MessageEvent(TypedDict, total=False):
+    """A `message` event, or a message as `conversations.replies` lists it."""
+
+    type: str  # "message"
+    subtype: str  # absent for a plain message; "file_share", "bot_message", "message_changed"...
+    channel: str
+    channel_type: str  # "im", "mpim", "channel" or "group"
+    user: str
+    bot_id: str
+    text: str
+    ts: str
+    thread_ts: str
+    event_ts: str
+    team: str
+    user_team: str  # the author's own workspace (Slack Connect)
+    files: list[FilePayload]
+
+
+class AppMentionEvent(TypedDict, total=False):
+    """An `app_mention` event: like a message, without `channel_type` or subtype."""
+
+    type: str  # "app_mention"
+    channel: str
+    user: str
+    bot_id: str
+    text: str
+    ts: str
+    thread_ts: str
+    event_ts: str
+    team: str
+    user_team: str
+    files: list[FilePayload]
+
+
+class EventCallback(TypedDict, total=False):
+    """The envelope around an event in the Events API."""
+
+    type: str  # "event_callback"
+    team_id: str
+    api_app_id: str
+    event_id: str
+    event_time: int
+    event: MessageEvent | AppMentionEvent
+
+
+class SlashCommandBody(TypedDict, total=False):
+    """The form fields of a slash command request (https://api.slack.com/interactivity/slash-commands)."""
+
+    command: str
+    text: str
+    team_id: str
+    channel_id: str
+    user_id: str
+    user_name: str
+    response_url: str
+    trigger_id: str
