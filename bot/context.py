@@ -80,7 +80,9 @@ def build_context(
         used += cost
     chosen.reverse()
 
-    body = [{"role": turn.role, "content": speaker_text(turn, shared)} for turn in chosen]
+    body: list[dict[str, Any]] = [
+        {"role": turn.role, "content": speaker_text(turn, shared)} for turn in chosen
+    ]
     if image_urls and body and chosen[-1].role == "user":
         parts: list[dict[str, Any]] = [{"type": "text", "text": body[-1]["content"]}]
         parts += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]

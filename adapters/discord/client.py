@@ -72,8 +72,8 @@ class _Behaviour:
         self.settings = settings
         #: Messages sent or edited per channel, shared by every answer in the process.
         self.budget = MemoryWindow(settings.discord_channel_edits, settings.discord_edit_window)
-        self.tree = app_commands.CommandTree(self)  # type: ignore[arg-type]
-        commands.install(self.tree, self)  # type: ignore[arg-type]
+        self.tree = app_commands.CommandTree(self)
+        commands.install(self.tree, self)
         self._ready_callback = on_ready
         self._modes: dict[ConversationKey, tuple[ChannelMode, float]] = {}
         self._mode_changes = 0
@@ -261,12 +261,13 @@ class ShardedDiscordBot(_Behaviour, discord.AutoShardedClient):
     def __init__(
         self, core: ConversationCore, settings: DiscordSettings, on_ready: Any = None, **options: Any
     ) -> None:
+        if settings.shard_numbers:  # unset: discord.py runs every shard
+            options["shard_ids"] = settings.shard_numbers
         discord.AutoShardedClient.__init__(
             self,
             intents=intents(),
             allowed_mentions=NO_PINGS,
             shard_count=settings.shard_count,
-            shard_ids=settings.shard_numbers or None,
             **options,
         )
         self._setup(core, settings, on_ready)

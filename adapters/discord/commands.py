@@ -47,7 +47,7 @@ Run = Callable[[discord.Interaction, registry.Command, str], Awaitable[None]]
 
 
 def conversation_of(interaction: discord.Interaction) -> ConversationKey:
-    channel = interaction.channel
+    channel: Any = interaction.channel
     if channel is None:
         channel = discord.Object(id=interaction.channel_id or 0)
     return key_for(channel, interaction.guild_id)

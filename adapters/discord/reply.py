@@ -68,11 +68,14 @@ class MessageSurface(Surface):
         self.channel_id = origin.channel.id
 
     async def send(self, content: str, *, first: bool) -> discord.Message:
-        reference = self.origin.to_reference(fail_if_not_exists=False) if first else None
+        # Only the first message of an answer is a reply to the question.
+        reference: dict[str, Any] = (
+            {"reference": self.origin.to_reference(fail_if_not_exists=False)} if first else {}
+        )
         return await self.channel.send(
             content,
-            reference=reference,
-            mention_author=False,  # type: ignore[call-overload]
+            **reference,
+            mention_author=False,
             allowed_mentions=NO_PINGS,
         )
 
@@ -86,7 +89,7 @@ class MessageSurface(Surface):
         await self.send(content, first=True)
 
     def typing(self) -> contextlib.AbstractAsyncContextManager[Any] | None:
-        return self.channel.typing()  # type: ignore[union-attr]
+        return self.channel.typing()
 
 
 class InteractionSurface(Surface):

@@ -90,7 +90,7 @@ class LogThrottle:
         return True
 
 
-class QuietServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class QuietServerLog(logging.LoggerAdapter[logging.Logger]):
     """aiohttp's server logger, tamed: a malformed HTTP request is one throttled line, not a traceback.
 
     aiohttp logs every request it cannot parse (a bad header, a garbled request line) with

@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from adapters.slack.payloads import AppMentionEvent, FilePayload, MessageEvent, SlashCommandBody
 from bot import commands
@@ -126,9 +126,16 @@ def read_message(
         text=text,
         is_bot=is_bot,
         mentions_bot=bool(bot_user_id) and bot_user_id in _USER_ID.findall(text),
-        files=tuple(item for item in files if isinstance(item, dict)) if isinstance(files, list) else (),
+        files=_files(files),
         user_team=_text(event.get("user_team")),
     )
+
+
+def _files(value: object) -> tuple[FilePayload, ...]:
+    """A message's `files`, keeping only the entries that are objects."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(cast(FilePayload, item) for item in value if isinstance(item, dict))
 
 
 @dataclass(frozen=True)
