@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from enum import StrEnum
@@ -20,6 +19,7 @@ from bot.attachments import image_urls, inline_text
 from bot.commands import Commands
 from bot.config import Settings
 from bot.context import build_context, fit_message
+from bot.lifecycle import Answer, Lifecycle, last_words
 from bot.limits import UserLimit
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
@@ -35,8 +35,6 @@ from bot.usage import today
 
 log = logging.getLogger(__name__)
 
-#: Seconds an answer ended by shutdown gets to write its last words to the platform.
-STOP_WRITE_SECONDS = 4.0
 
 
 class Outcome(StrEnum):
@@ -50,25 +48,6 @@ class Outcome(StrEnum):
     RATE_LIMITED_AGAIN = "rate_limited_again"
     #: Shutdown came first; the reply already said so.
     STOPPED = "stopped"
-
-
-@dataclasses.dataclass(eq=False)
-class _Answer:
-    """One `handle` under way, as `stop` sees it, and what remembering its answer needs."""
-
-    task: asyncio.Task[object] | None
-    done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
-    stream: asyncio.Task[None] | None = None  # the model call, once it runs
-    stopped: bool = False  # `stop` ended it
-    interrupted: bool = False  # the text is cut short: by `stop`, or by a broken stream
-    text: str = ""  # the answer so far
-    usage: Usage | None = None
-    closed: bool = False  # finish or fail has been called
-    # Set once the user's turn is stored:
-    key: ConversationKey | None = None
-    user_id: str = ""
-    prompt_tokens: int = 0
-    version: int = 0
 
 
 class ConversationCore:
@@ -88,9 +67,7 @@ class ConversationCore:
         self.user_limit = UserLimit.per_minute(settings.user_rate_limit)
         self._locks = KeyedLocks()
         self._pending: set[tuple[ConversationKey, str]] = set()
-        self._answers: set[_Answer] = set()
-        self._work: set[asyncio.Task[object]] = set()
-        self._refusing = False  # the grace period is over: nothing new is answered
+        self.lifecycle = Lifecycle()
 
     @classmethod
     async def start(cls, settings: Settings) -> ConversationCore:
@@ -100,31 +77,11 @@ class ConversationCore:
     async def stop(self, grace: float | None = None) -> None:
         """End every answer under way, while the platforms are still connected.
 
-        For `grace` seconds (default `SHUTDOWN_GRACE`) answers under way, and work an adapter
-        handed over with `spawn`, may finish; then each model call is ended: text already shown
-        is closed with the interrupted mark and remembered as the answer, and an answer with
-        nothing shown says it was stopped. Messages reaching the core from then on get that
-        sentence too.
+        Answers get `grace` seconds (default `SHUTDOWN_GRACE`) to finish; then each is ended:
+        text already shown is closed with the interrupted mark and remembered as the answer, and
+        an answer with nothing shown says it was stopped, as does any message arriving later.
         """
-        grace = self.settings.shutdown_grace if grace is None else grace
-        if (self._answers or self._work) and grace > 0:
-            log.info("waiting up to %.0f s for %d answers to finish", grace, len(self._answers))
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + grace
-            while (self._answers or self._work) and (left := deadline - loop.time()) > 0:
-                await _wait_any(self._answers, self._work, left)
-        self._refusing = True
-        for answer in self._answers:
-            answer.stopped = True
-            if answer.stream is not None:
-                answer.stream.cancel()
-        if self._answers or self._work:
-            await _wait_any(self._answers, self._work, STOP_WRITE_SECONDS + 1, every=True)
-        stuck = [a.task for a in self._answers if a.task is not None and not a.task.done()]
-        stuck += [task for task in self._work if not task.done()]
-        for task in stuck:  # a platform write that hangs: the task's own cancellation closes it
-            task.cancel()
-        await asyncio.gather(*stuck, return_exceptions=True)
+        await self.lifecycle.stop(self.settings.shutdown_grace if grace is None else grace)
 
     def spawn(self, work: Coroutine[object, object, object]) -> asyncio.Task[object]:
         """Run an adapter's handling of one event on its own, under the core's lifecycle.
@@ -132,20 +89,11 @@ class ConversationCore:
         For platforms whose listener must return at once (Slack acks before answering): `stop`
         lets such work finish within the grace period like an answer, and a failure is logged.
         """
-        task: asyncio.Task[object] = asyncio.ensure_future(work)
-        self._work.add(task)
-        task.add_done_callback(self._work_done)
-        return task
-
-    def _work_done(self, task: asyncio.Task[object]) -> None:
-        self._work.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("handling an event failed", exc_info=task.exception())
+        return self.lifecycle.spawn(work)
 
     async def idle(self) -> None:
         """Wait until no spawned work is left (tests and benchmarks use it)."""
-        while self._work:
-            await asyncio.wait(set(self._work))
+        await self.lifecycle.idle()
 
     async def close(self) -> None:
         await self.summaries.close()
@@ -196,22 +144,22 @@ class ConversationCore:
         marker = (incoming.key, incoming.message_id)
         if marker in self._pending:
             return Outcome.DUPLICATE
-        if self._refusing:
+        if self.lifecycle.refusing:
             await _quietly(reply.fail(sentences.STOPPED_BEFORE_ANSWER))
             return Outcome.STOPPED
         verdict = await self.user_limit.check((incoming.key.platform, incoming.author.id))
         if not verdict.allowed:
             return Outcome.RATE_LIMITED if verdict.notify else Outcome.RATE_LIMITED_AGAIN
-        answer = _Answer(asyncio.current_task())
+        answer = Answer(asyncio.current_task())
         self._pending.add(marker)
-        self._answers.add(answer)
+        self.lifecycle.answers.add(answer)
         try:
             async with self.conversation(incoming.key):
                 return await self._answer(incoming, reply, answer)
         except asyncio.CancelledError:
             if not answer.closed:  # cancelled before the model was called
                 answer.closed = True
-                await _last_words(_quietly(reply.fail(sentences.STOPPED_BEFORE_ANSWER)))
+                await last_words(_quietly(reply.fail(sentences.STOPPED_BEFORE_ANSWER)))
             raise
         except Exception:
             log.exception("failed to handle a message in %s", incoming.key)
@@ -220,10 +168,10 @@ class ConversationCore:
             return Outcome.FAILED
         finally:
             self._pending.discard(marker)
-            self._answers.discard(answer)
+            self.lifecycle.answers.discard(answer)
             answer.done.set()
 
-    async def _answer(self, incoming: Incoming, reply: Reply, answer: _Answer) -> Outcome:
+    async def _answer(self, incoming: Incoming, reply: Reply, answer: Answer) -> Outcome:
         key = incoming.key
         snapshot = await self.store.load(key)
         conv = await effective_settings(self.store, key, snapshot.settings)
@@ -239,7 +187,7 @@ class ConversationCore:
             return Outcome.DUPLICATE
         for note in notes:
             await _quietly(reply.notice(note))
-        if answer.stopped or self._refusing:
+        if answer.stopped or self.lifecycle.refusing:
             return await self._close(reply, answer, sentences.STOPPED_BEFORE_ANSWER, Outcome.STOPPED)
 
         # What was loaded still holds: answered turns are added only under this lock. A summary
@@ -264,7 +212,7 @@ class ConversationCore:
             # Cancelled from outside (an adapter shutting down on its own): close what is shown.
             if not answer.closed:
                 answer.stopped = answer.interrupted = True
-                await _last_words(self._end(reply, answer))
+                await last_words(self._end(reply, answer))
             raise
         if context.left_out:  # after the answer, so the summary never competes with it
             self.summaries.later(key)
@@ -272,7 +220,7 @@ class ConversationCore:
             return await self._close(reply, answer, failure, Outcome.FAILED)
         return await self._end(reply, answer)
 
-    async def _end(self, reply: Reply, answer: _Answer) -> Outcome:
+    async def _end(self, reply: Reply, answer: Answer) -> Outcome:
         """Show and remember the answer: whole, or cut short with the interrupted mark."""
         if not answer.text.strip():
             if answer.stopped:
@@ -290,13 +238,13 @@ class ConversationCore:
                                    today())
         return Outcome.ANSWERED
 
-    async def _close(self, reply: Reply, answer: _Answer, sentence: str, outcome: Outcome) -> Outcome:
+    async def _close(self, reply: Reply, answer: Answer, sentence: str, outcome: Outcome) -> Outcome:
         answer.closed = True
         await _quietly(reply.fail(sentence))
         return outcome
 
     async def _generate(
-        self, reply: Reply, messages: list[dict[str, object]], model: str, answer: _Answer
+        self, reply: Reply, messages: list[dict[str, object]], model: str, answer: Answer
     ) -> str | None:
         """Stream the model's answer into `answer` and `reply`'s updates; a failure is its sentence.
 
@@ -332,26 +280,6 @@ class ConversationCore:
         finally:
             answer.stream.cancel()
             await throttle.close()
-
-
-async def _wait_any(
-    answers: set[_Answer], work: set[asyncio.Task[object]], seconds: float, *, every: bool = False
-) -> None:
-    """Wait up to `seconds` for one (or, with `every`, all) of the answers and work to end."""
-    waits = [asyncio.ensure_future(a.done.wait()) for a in answers]
-    try:
-        await asyncio.wait([*waits, *work], timeout=seconds,
-                           return_when=asyncio.ALL_COMPLETED if every else asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-
-
-async def _last_words(call: Coroutine[object, object, object]) -> None:
-    """Run `call` to the end although our task is being cancelled, for at most STOP_WRITE_SECONDS."""
-    closing = asyncio.ensure_future(call)
-    with contextlib.suppress(Exception, asyncio.CancelledError):
-        await asyncio.wait_for(asyncio.shield(closing), STOP_WRITE_SECONDS)
 
 
 async def _quietly(call: object) -> None:
