@@ -83,6 +83,12 @@ class MemoryStats:
     summarised_turns: int
 
 
+class MemoryUnavailable(Exception):
+    """The database could not be reached, even after one retry on a fresh connection.
+
+    Raised by any store call; what was being written is either stored once or not at all."""
+
+
 def setting_columns(
     persona: str | Literal[False] | None, model: str | Literal[False] | None, mode: ChannelMode | None
 ) -> dict[str, object]:

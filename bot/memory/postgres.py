@@ -1,34 +1,32 @@
 """The shared memory backend for several replicas: PostgreSQL through an asyncpg pool.
 
-Same semantics as the SQLite store. What replicas share through it: turns, settings, summaries,
-usage, claimed event ids, and per-conversation ordering (session advisory locks, see `lock`).
+Same semantics as the SQLite store, and the same queries (sql.py); here live only the dialect:
+connections, a retry on a lost connection, and per-conversation ordering across replicas
+(session advisory locks, see `lock`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import itertools
 import logging
+import re
+import secrets
 import time
-from collections.abc import AsyncIterator
-from typing import Literal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from bot.config import ConfigError
-from bot.memory.base import (
-    ConversationSettings,
-    MemoryStats,
-    MemoryStore,
-    Summary,
-    Tokens,
-    Turn,
-    UsageReport,
-    setting_columns,
-)
-from bot.types import ChannelMode, ConversationKey
+from bot.locks import KeyedLocks
+from bot.memory.base import MemoryUnavailable
+from bot.memory.sql import Params, Row, SQLStore, Transaction
+from bot.types import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +82,33 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_by_age ON events (claimed_at);
     """,
     "ALTER TABLE conversations ADD COLUMN memory_version BIGINT NOT NULL DEFAULT 0;",
+    # Receipts of writes that may be retried after a lost connection (see `_attempt`).
+    """
+    CREATE TABLE receipts (
+        id BIGINT PRIMARY KEY,
+        result BIGINT,
+        written_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX receipts_by_age ON receipts (written_at);
+    """,
 ]
 
-EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+CONNECT_TIMEOUT_SECONDS = 5.0
 CLOSE_TIMEOUT_SECONDS = 10.0
-ID_CACHE_SIZE = 10_000
+# A retry looks its receipt up within seconds; an hour leaves room for a slow database.
+RECEIPT_RETENTION_SECONDS = 3600
+RECEIPT_PRUNE_EVERY = 1000
+
+# What a lost or restarting server looks like to asyncpg; anything else is not worth a retry.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable, and connect timeouts (TimeoutError)
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and "connection was closed in the middle"
+    asyncpg.exceptions.OperatorInterventionError,  # terminated by an administrator, shutting down
+    asyncpg.InterfaceError,  # "connection is closed"
+    asyncpg.exceptions.InternalClientError,  # a protocol left mid-way by a lost connection
+)
+
+T = TypeVar("T")
 
 
 def _int64(text: str) -> int:
@@ -109,27 +129,67 @@ def redact(url: str) -> str:
     """The URL without user or password, for messages and logs."""
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed port is reported on its own; here it is only left out
+        port = ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+def check_url(url: str) -> None:
+    """Refuse a PostgreSQL URL asyncpg could not use, naming what is wrong in one line."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        port = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        raise ConfigError(
+            f"DATABASE_URL: PostgreSQL port {port!r} is not a number from 1 to 65535 ({redact(url)})"
+        ) from None
+
+
+@functools.lru_cache(maxsize=512)
+def dollar(sql: str) -> str:
+    """The shared statements' `?` placeholders as PostgreSQL's `$1, $2, ...`."""
+    numbers = itertools.count(1)
+    return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+
+
 def _count(status: str) -> int:
-    """Rows touched, from a command status such as 'DELETE 3' or 'INSERT 0 1'."""
+    """Rows touched, from a command status such as 'UPDATE 3' or 'INSERT 0 1'."""
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PostgresStore(MemoryStore):
-    """Memory in PostgreSQL. `pool_size` connections serve queries; each held conversation lock
-    takes one of `lock_pool_size` further connections, so long answers never starve queries."""
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class _Tx:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self.connection.fetch(dollar(sql), *params))
+
+
+class PostgresStore(SQLStore):
+    """Memory in PostgreSQL. `pool_size` connections serve queries. Conversation locks live on one
+    connection per process; only a lock another replica holds is waited for, on a connection of
+    its own from a pool of `lock_pool_size`."""
 
     def __init__(self, url: str, *, pool_size: int = 10, lock_pool_size: int = 20) -> None:
+        super().__init__()
         self.url = url
         self.pool_size = pool_size
         self.lock_pool_size = lock_pool_size
         self._pool: asyncpg.Pool | None = None
         self._lock_pool: asyncpg.Pool | None = None
-        # Conversation rows are never deleted, so their ids can be remembered.
-        self._ids: dict[tuple[str, str, str, str], int] = {}
+        # Uncontended locks are taken with pg_try_advisory_lock on this one connection; a
+        # session's advisory locks are re-entrant, so `_local` keeps one holder per key here.
+        self._lock_conn: asyncpg.Connection | None = None
+        self._lock_conn_mutex = asyncio.Lock()
+        self._local = KeyedLocks()
+        self._writes = 0
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -144,16 +204,21 @@ class PostgresStore(MemoryStore):
         return self._lock_pool
 
     async def open(self) -> None:
+        check_url(self.url)
         try:
-            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size)
-            self._lock_pool = await asyncpg.create_pool(
-                self.url, min_size=0, max_size=self.lock_pool_size
-            )
-            await self._migrate()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            async with asyncio.timeout(3 * CONNECT_TIMEOUT_SECONDS):
+                self._pool = await asyncpg.create_pool(
+                    self.url, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT_SECONDS
+                )
+                self._lock_pool = await asyncpg.create_pool(
+                    self.url, min_size=0, max_size=self.lock_pool_size, timeout=CONNECT_TIMEOUT_SECONDS
+                )
+                await self._migrate()
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self.close()
             # One line for the CLI; the URL may hold a password, so name the server without it.
-            raise ConfigError(f"DATABASE_URL: PostgreSQL at {redact(self.url)}: {exc}") from None
+            reason = _brief(exc) if isinstance(exc, TimeoutError) else str(exc) or _brief(exc)
+            raise ConfigError(f"DATABASE_URL: PostgreSQL at {redact(self.url)}: {reason}") from None
 
     async def _migrate(self) -> None:
         async with self.pool.acquire() as conn:
@@ -171,6 +236,9 @@ class PostgresStore(MemoryStore):
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
     async def close(self) -> None:
+        if self._lock_conn is not None:
+            self._lock_conn.terminate()  # its locks go with it
+            self._lock_conn = None
         for pool in (self._lock_pool, self._pool):
             if pool is not None:
                 try:
@@ -181,200 +249,165 @@ class PostgresStore(MemoryStore):
                     pool.terminate()
         self._pool = self._lock_pool = None
 
+    # -- the dialect: pooled connections, one retry, receipts -----------------------------------
+
+    async def _attempt(self, what: str, run: Callable[[asyncpg.Connection, bool], Awaitable[T]]) -> T:
+        """`run(connection, retrying)` on a pooled connection, and once more on another if the
+        first was lost. asyncpg's pool replaces closed connections, so a restarted server is
+        simply reconnected to."""
+        try:
+            async with self.pool.acquire() as conn:
+                return await run(conn, False)
+        except CONNECTION_LOST as exc:
+            log.warning("lost the PostgreSQL connection during %s (%s); trying once more", what, _brief(exc))
+        try:
+            async with self.pool.acquire() as conn:
+                return await run(conn, True)
+        except CONNECTION_LOST as exc:
+            raise MemoryUnavailable(
+                f"the memory database at {redact(self.url)} is unavailable ({_brief(exc)})"
+            ) from exc
+
+    async def _fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        async def run(conn: asyncpg.Connection, _: bool) -> list[Row]:
+            return list(await conn.fetch(dollar(sql), *params))
+
+        return await self._attempt("a read", run)
+
+    async def _execute(self, sql: str, params: Params = ()) -> int:
+        async def run(conn: asyncpg.Connection, _: bool) -> int:
+            return _count(await conn.execute(dollar(sql), *params))
+
+        return await self._attempt("an update", run)
+
+    async def _write(self, sql: str, params: Params = ()) -> object | None:
+        # The write leaves a receipt in the same statement; a retry that finds it knows the first
+        # attempt was applied (its answer lost with the connection) and returns what it returned.
+        receipt, now = self._receipt()
+        n = len(params)
+        receipted = (f"WITH w AS ({dollar(sql)}), r AS (INSERT INTO receipts (id, result, written_at)"
+                     f" SELECT ${n + 1}, (SELECT * FROM w), ${n + 2}) SELECT * FROM w")
+
+        async def run(conn: asyncpg.Connection, retrying: bool) -> object | None:
+            if retrying:
+                done = await conn.fetchrow("SELECT result FROM receipts WHERE id=$1", receipt)
+                if done is not None:
+                    return done[0]
+            return await conn.fetchval(receipted, *params, receipt, now)
+
+        result = await self._attempt("a write", run)
+        await self._prune_receipts(now)
+        return result
+
+    async def _transaction(self, work: Callable[[Transaction], Awaitable[int]]) -> int:
+        receipt, now = self._receipt()
+
+        async def run(conn: asyncpg.Connection, retrying: bool) -> int:
+            if retrying:
+                done = await conn.fetchrow("SELECT result FROM receipts WHERE id=$1", receipt)
+                if done is not None:
+                    return int(done[0])
+            async with conn.transaction():
+                result = await work(_Tx(conn))
+                await conn.execute(
+                    "INSERT INTO receipts (id, result, written_at) VALUES ($1, $2, $3)", receipt, result, now
+                )
+            return result
+
+        # A cancelled caller never leaves the transaction half done.
+        return await asyncio.shield(self._attempt("a deletion", run))
+
+    def _receipt(self) -> tuple[int, float]:
+        return secrets.randbits(63), time.time()
+
+    async def _prune_receipts(self, now: float) -> None:
+        self._writes += 1
+        if self._writes % RECEIPT_PRUNE_EVERY == 0:
+            await self._execute("DELETE FROM receipts WHERE written_at < ?",
+                                (now - RECEIPT_RETENTION_SECONDS,))
+
+    # -- conversation locks ---------------------------------------------------------------------
+
     @contextlib.asynccontextmanager
     async def lock(self, key: ConversationKey) -> AsyncIterator[None]:
-        """Hold the conversation's session advisory lock on a connection of its own."""
+        """Hold the conversation's session advisory lock: on the shared lock connection when it is
+        free, else on a connection of its own that waits in the server's queue."""
         lock_id = advisory_key(key)
-        async with self.lock_pool.acquire() as conn:
-            # If this wait is cancelled, releasing the connection to the pool resets it, and the
-            # reset unlocks every advisory lock the session may still have been granted.
-            await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+        async with self._local.hold(key):
+            shared = await self._try_shared_lock(lock_id)
+            waited = None if shared is not None else await self._wait_for_lock(lock_id)
             try:
                 yield
             finally:
-                try:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
-                except Exception as exc:
-                    # The server side of a lost session has dropped the lock already.
-                    log.warning("releasing the lock of %s failed: %r", key, exc)
-                    conn.terminate()
+                # Shielded and never raising: the turn's own outcome is already decided.
+                if shared is not None:
+                    await asyncio.shield(self._release_shared(shared, lock_id, key))
+                elif waited is not None:
+                    await asyncio.shield(self._release_waited(waited, key))
 
-    async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
-        params = (key.platform, key.space, key.channel, key.thread or "")
-        conv = self._ids.get(params)
-        if conv is not None:
-            return conv
-        find = "SELECT id FROM conversations WHERE platform=$1 AND space=$2 AND channel=$3 AND thread=$4"
-        conv = await self.pool.fetchval(find, *params)
-        if conv is None and create:
-            conv = await self.pool.fetchval(
-                "INSERT INTO conversations (platform, space, channel, thread, created_at)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
-                *params, time.time(),
-            )
-            if conv is None:  # another replica created it between the two statements
-                conv = await self.pool.fetchval(find, *params)
-        if conv is not None:
-            if len(self._ids) >= ID_CACHE_SIZE:
-                self._ids.clear()
-            self._ids[params] = conv
-        return conv
+    async def _lock_connection(self) -> asyncpg.Connection:
+        if self._lock_conn is None or self._lock_conn.is_closed():
+            self._lock_conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_SECONDS)
+        return self._lock_conn
 
-    async def add_turn(
-        self, key: ConversationKey, turn: Turn, *, if_version: int | None = None
-    ) -> Turn | None:
-        conv = await self._conversation_id(key)
-        created = turn.created_at or time.time()
-        values = (conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id,
-                  turn.tokens, created)
-        columns = "conversation_id, role, author_id, author_name, text, message_id, tokens, created_at"
-        if if_version is None:
-            source, extra = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", ()
-        else:
-            source = ("SELECT $1, $2, $3, $4, $5, $6, $7, $8"
-                      " WHERE (SELECT memory_version FROM conversations WHERE id=$1) = $9")
-            extra = (if_version,)
-        turn_id = await self.pool.fetchval(
-            f"INSERT INTO turns ({columns}) {source}"
-            " ON CONFLICT (conversation_id, message_id) DO NOTHING RETURNING id",
-            *values, *extra,
-        )
-        if turn_id is None:
-            return None
-        return Turn(**{**turn.__dict__, "id": turn_id, "created_at": created})
+    async def _try_shared_lock(self, lock_id: int) -> asyncpg.Connection | None:
+        """The shared connection if it got the lock, None if another session holds it."""
 
-    async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
-        conv = await self._conversation_id(key, create=False)
-        if conv is None:
-            return []
-        rows = await self.pool.fetch(
-            "SELECT role, author_id, author_name, text, tokens, message_id, created_at, id FROM turns"
-            " WHERE conversation_id=$1 AND id>$2 ORDER BY id",
-            conv, after_id,
-        )
-        return [Turn(*row) for row in rows]
+        async def attempt() -> asyncpg.Connection | None:
+            async with self._lock_conn_mutex:
+                for retrying in (False, True):
+                    try:
+                        conn = await self._lock_connection()
+                        granted = await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_id)
+                        return conn if granted else None
+                    except CONNECTION_LOST as exc:
+                        if retrying:
+                            raise MemoryUnavailable(
+                                f"the memory database at {redact(self.url)} is unavailable ({_brief(exc)})"
+                            ) from exc
+                        log.warning("lost the PostgreSQL lock connection (%s); reconnecting", _brief(exc))
+            raise AssertionError("unreachable")
 
-    async def _conversation_row(self, key: ConversationKey, columns: str) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(
-            f"SELECT {columns} FROM conversations"
-            " WHERE platform=$1 AND space=$2 AND channel=$3 AND thread=$4",
-            key.platform, key.space, key.channel, key.thread or "",
-        )
+        task = asyncio.ensure_future(attempt())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # The query runs on a connection other turns share: let it finish, then undo it.
+            with contextlib.suppress(Exception):
+                conn = await task
+                if conn is not None:
+                    await self._release_shared(conn, lock_id, None)
+            raise
 
-    async def summary(self, key: ConversationKey) -> Summary:
-        row = await self._conversation_row(key, "summary, summary_upto, memory_version")
-        return Summary(row[0], row[1], row[2]) if row else Summary()
+    async def _wait_for_lock(self, lock_id: int) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await self.lock_pool.acquire()
+        try:
+            await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+        except BaseException:
+            # Releasing resets the session, which drops a lock granted while the wait was cancelled.
+            await asyncio.shield(self._release_waited(conn, None))
+            raise
+        return conn
 
-    async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
-        conv = await self._conversation_id(key)
-        status = await self.pool.execute(
-            "UPDATE conversations SET summary=$1, summary_upto=$2"
-            " WHERE id=$3 AND summary_upto=$4 AND memory_version=$5",
-            new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version,
-        )
-        return _count(status) == 1
-
-    async def settings(self, key: ConversationKey) -> ConversationSettings:
-        row = await self._conversation_row(key, "persona, model, mode")
-        if row is None:
-            return ConversationSettings()
-        return ConversationSettings(row[0], row[1], ChannelMode(row[2]))
-
-    async def update_settings(
-        self,
-        key: ConversationKey,
-        *,
-        persona: str | Literal[False] | None = False,
-        model: str | Literal[False] | None = False,
-        mode: ChannelMode | None = None,
-    ) -> ConversationSettings:
-        conv = await self._conversation_id(key)
-        changes = setting_columns(persona, model, mode)
-        if changes:
-            assignments = ", ".join(f"{column}=${n}" for n, column in enumerate(changes, start=2))
-            await self.pool.execute(
-                f"UPDATE conversations SET {assignments} WHERE id=$1", conv, *changes.values()
-            )
-        return await self.settings(key)
-
-    async def reset(self, key: ConversationKey) -> int:
-        conv = await self._conversation_id(key, create=False)
-        if conv is None:
-            return 0
-        async with self.pool.acquire() as conn, conn.transaction():
-            status = await conn.execute("DELETE FROM turns WHERE conversation_id=$1", conv)
-            await conn.execute(
-                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
-                " WHERE id=$1",
-                conv,
-            )
-        return _count(status)
-
-    async def forget_user(self, platform: str, user_id: str) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
-            deleted = await conn.fetch(
-                "DELETE FROM turns WHERE author_id=$2 AND role='user' AND conversation_id IN"
-                " (SELECT id FROM conversations WHERE platform=$1) RETURNING conversation_id",
-                platform, user_id,
-            )
-            # Exactly the conversations the deletion touched lose their summaries: a turn written
-            # between two statements cannot be deleted without its conversation being cleared too.
-            touched = sorted({row[0] for row in deleted})
-            if touched:
-                await conn.execute(
-                    "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
-                    " WHERE id = ANY($1::bigint[])",
-                    touched,
-                )
-        return len(deleted)
-
-    async def add_usage(
-        self, key: ConversationKey, user_id: str, prompt: int, completion: int, day: str
+    async def _release_shared(
+        self, conn: asyncpg.Connection, lock_id: int, key: ConversationKey | None
     ) -> None:
-        conv = await self._conversation_id(key)
-        await self.pool.execute(
-            "INSERT INTO usage (day, conversation_id, platform, space, user_id, prompt_tokens,"
-            " completion_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (day, conversation_id, user_id) DO UPDATE SET"
-            " prompt_tokens = usage.prompt_tokens + excluded.prompt_tokens,"
-            " completion_tokens = usage.completion_tokens + excluded.completion_tokens",
-            day, conv, key.platform, key.space, user_id, prompt, completion,
-        )
+        async with self._lock_conn_mutex:
+            if conn.is_closed():
+                log.warning("the lock connection closed while %s was held; the server released it", key)
+                return
+            try:
+                await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
+            except Exception as exc:
+                # A lost session has dropped its locks already; a live one is dropped to make sure.
+                log.warning("releasing the lock of %s failed (%s)", key, _brief(exc))
+                if self._lock_conn is conn:
+                    self._lock_conn = None
+                conn.terminate()
 
-    async def usage(self, key: ConversationKey, user_id: str, day: str) -> UsageReport:
-        conv = await self._conversation_id(key, create=False)
-
-        def tokens(where: str) -> str:
-            return (f"COALESCE(SUM(prompt_tokens) FILTER (WHERE {where}), 0)::bigint,"
-                    f" COALESCE(SUM(completion_tokens) FILTER (WHERE {where}), 0)::bigint")
-
-        in_conv, in_space, by_user, today = "conversation_id=$3", "space=$2", "user_id=$4", "day=$5"
-        row = await self.pool.fetchrow(
-            f"SELECT {tokens(f'{in_conv} AND {today}')}, {tokens(in_conv)},"
-            f" {tokens(f'{in_space} AND {today}')}, {tokens(in_space)}, {tokens(f'{by_user} AND {today}')}"
-            " FROM usage WHERE platform=$1 AND (space=$2 OR user_id=$4)",
-            key.platform, key.space, conv, user_id, day,
-        )
-        values = list(row) if row else [0] * 10
-        return UsageReport(*(Tokens(values[i], values[i + 1]) for i in range(0, 10, 2)))
-
-    async def stats(self, key: ConversationKey) -> MemoryStats:
-        row = await self.pool.fetchrow(
-            "SELECT COUNT(t.id), COALESCE(SUM(t.tokens), 0)::bigint,"
-            " COUNT(t.id) FILTER (WHERE t.id <= c.summary_upto)"
-            " FROM conversations c JOIN turns t ON t.conversation_id = c.id"
-            " WHERE c.platform=$1 AND c.space=$2 AND c.channel=$3 AND c.thread=$4",
-            key.platform, key.space, key.channel, key.thread or "",
-        )
-        return MemoryStats(*row) if row else MemoryStats(0, 0, 0)
-
-    async def claim_event(self, platform: str, event_id: str) -> bool:
-        now = time.time()
-        async with self.pool.acquire() as conn:
-            claimed = await conn.fetchval(
-                "INSERT INTO events (platform, event_id, claimed_at) VALUES ($1, $2, $3)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                platform, event_id, now,
-            )
-            await conn.execute("DELETE FROM events WHERE claimed_at < $1", now - EVENT_RETENTION_SECONDS)
-        return claimed is True
+    async def _release_waited(self, conn: asyncpg.Connection, key: ConversationKey | None) -> None:
+        try:
+            # The pool's reset runs pg_advisory_unlock_all(); a closed connection is replaced.
+            await self.lock_pool.release(conn)
+        except Exception as exc:
+            log.warning("releasing the lock of %s failed (%s)", key, _brief(exc))
