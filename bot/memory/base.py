@@ -135,7 +135,6 @@ class MemoryStore(ABC):
     @abstractmethod
     async def settings(self, key: ConversationKey) -> ConversationSettings: ...
 
-    @abstractmethod
     async def update_settings(
         self,
         key: ConversationKey,
@@ -145,6 +144,14 @@ class MemoryStore(ABC):
         mode: ChannelMode | None = None,
     ) -> ConversationSettings:
         """Change the given settings; False leaves a field alone, None clears it."""
+        changes = setting_columns(persona, model, mode)
+        if changes:
+            await self._store_settings(key, changes)
+        return await self.settings(key)
+
+    @abstractmethod
+    async def _store_settings(self, key: ConversationKey, changes: dict[str, object]) -> None:
+        """Write `changes` (column name to new value, from `setting_columns`) to the conversation."""
 
     @abstractmethod
     async def reset(self, key: ConversationKey) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from bot.memory.base import (
     ConversationSettings,
@@ -21,7 +21,6 @@ from bot.memory.base import (
     Tokens,
     Turn,
     UsageReport,
-    setting_columns,
 )
 from bot.types import ChannelMode, ConversationKey
 
@@ -186,22 +185,10 @@ class SQLStore(MemoryStore):
         row = await self._conversation_row(key, "persona, model, mode")
         return ConversationSettings(row[0], row[1], ChannelMode(row[2])) if row else ConversationSettings()
 
-    async def update_settings(
-        self,
-        key: ConversationKey,
-        *,
-        persona: str | Literal[False] | None = False,
-        model: str | Literal[False] | None = False,
-        mode: ChannelMode | None = None,
-    ) -> ConversationSettings:
+    async def _store_settings(self, key: ConversationKey, changes: dict[str, object]) -> None:
         conv = await self._conversation_id(key)
-        changes = setting_columns(persona, model, mode)
-        if changes:
-            assignments = ", ".join(f"{column}=?" for column in changes)
-            await self._execute(
-                f"UPDATE conversations SET {assignments} WHERE id=?", (*changes.values(), conv)
-            )
-        return await self.settings(key)
+        assignments = ", ".join(f"{column}=?" for column in changes)
+        await self._execute(f"UPDATE conversations SET {assignments} WHERE id=?", (*changes.values(), conv))
 
     # -- deletions ------------------------------------------------------------------------------
 
