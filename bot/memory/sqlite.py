@@ -6,6 +6,7 @@ Only the dialect lives here (migrations, connections, transactions); the queries
 from __future__ import annotations
 
 import asyncio
+import errno
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -134,14 +135,13 @@ class SQLiteStore(SQLStore):
         await self._tx.execute("PRAGMA busy_timeout=5000")
 
     async def _migrate(self) -> None:
-        # A write at every start: a read-only file fails here, not at the first message.
+        await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        # A write at every start, undone: a read-only file fails here, not at the first message.
         await self.db.execute("BEGIN IMMEDIATE")
         try:
-            await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             await self.db.execute("DELETE FROM schema_version WHERE version < 0")
         finally:
             await self.db.execute("ROLLBACK")
-        await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         async with self.db.execute("SELECT MAX(version) FROM schema_version") as cur:
             row = await cur.fetchone()
         current = row[0] if row and row[0] is not None else 0
@@ -187,11 +187,22 @@ class SQLiteStore(SQLStore):
 
 def _prepare_folder(path: Path) -> None:
     if path.is_dir():
-        raise IsADirectoryError(21, "Is a directory", str(path))
+        raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file")
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file, not a folder")
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _reason(exc: BaseException) -> str:
+    """One line saying what is wrong with the database file, for someone who can fix it."""
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower() if not exc.filename else f"{exc.strerror.lower()}: {exc.filename}"
-    return str(exc) or type(exc).__name__
+        return exc.strerror[0].lower() + exc.strerror[1:] + (f" ({exc.filename})" if exc.filename else "")
+    text = str(exc)
+    if "unable to open" in text:
+        return f"{text}: check that its folder exists and that this user may write there"
+    if "readonly" in text or "read-only" in text:
+        return f"{text}: the file or its folder is read-only for this user"
+    return text or type(exc).__name__
