@@ -463,6 +463,34 @@ async def test_a_cancelled_wait_leaves_the_lock_free(pg: Backend) -> None:
         pass
 
 
+async def test_two_turns_in_one_replica_take_the_lock_in_turn(pg: Backend) -> None:
+    store = await pg.open()
+    entered = asyncio.Event()
+
+    async def second_turn() -> None:
+        async with store.lock(CHANNEL):
+            entered.set()
+
+    async with store.lock(CHANNEL):
+        waiter = asyncio.create_task(second_turn())
+        for _ in range(3):  # round trips to the server, in which a wrongly granted lock would show
+            await store.turns_after(CHANNEL, 0)
+        assert not entered.is_set()
+    async with asyncio.timeout(10):
+        await waiter
+
+
+async def test_held_locks_are_not_capped_by_a_connection_pool(pg: Backend) -> None:
+    store = await pg.open()
+    keys = [ConversationKey("discord", "guild-1", f"channel-{i}") for i in range(3 * 20)]
+
+    async with contextlib.AsyncExitStack() as held, asyncio.timeout(10):
+        for key in keys:
+            await held.enter_async_context(store.lock(key))
+        # Queries still have their connections while every lock is held.
+        assert await store.add_turn(CHANNEL, user_turn("still served", "m1")) is not None
+
+
 async def test_an_unreachable_server_is_named_without_the_password() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
