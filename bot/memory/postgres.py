@@ -217,7 +217,9 @@ class PostgresStore(SQLStore):
         except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self.close()
             # One line for the CLI; the URL may hold a password, so name the server without it.
-            reason = _brief(exc) if isinstance(exc, TimeoutError) else str(exc) or _brief(exc)
+            reason = str(exc) or _brief(exc)
+            if isinstance(exc, TimeoutError):
+                reason = f"no answer within {CONNECT_TIMEOUT_SECONDS:g} s"
             raise ConfigError(f"DATABASE_URL: PostgreSQL at {redact(self.url)}: {reason}") from None
 
     async def _migrate(self) -> None:
@@ -264,9 +266,7 @@ class PostgresStore(SQLStore):
             async with self.pool.acquire() as conn:
                 return await run(conn, True)
         except CONNECTION_LOST as exc:
-            raise MemoryUnavailable(
-                f"the memory database at {redact(self.url)} is unavailable ({_brief(exc)})"
-            ) from exc
+            raise self._unavailable(exc) from exc
 
     async def _fetch(self, sql: str, params: Params = ()) -> list[Row]:
         async def run(conn: asyncpg.Connection, _: bool) -> list[Row]:
@@ -317,14 +317,20 @@ class PostgresStore(SQLStore):
         # A cancelled caller never leaves the transaction half done.
         return await asyncio.shield(self._attempt("a deletion", run))
 
+    def _unavailable(self, exc: BaseException) -> MemoryUnavailable:
+        return MemoryUnavailable(f"the memory database at {redact(self.url)} is unavailable ({_brief(exc)})")
+
     def _receipt(self) -> tuple[int, float]:
         return secrets.randbits(63), time.time()
 
     async def _prune_receipts(self, now: float) -> None:
         self._writes += 1
         if self._writes % RECEIPT_PRUNE_EVERY == 0:
-            await self._execute("DELETE FROM receipts WHERE written_at < ?",
-                                (now - RECEIPT_RETENTION_SECONDS,))
+            try:
+                await self._execute("DELETE FROM receipts WHERE written_at < ?",
+                                    (now - RECEIPT_RETENTION_SECONDS,))
+            except MemoryUnavailable as exc:  # housekeeping: the write itself is stored
+                log.warning("pruning old write receipts failed: %s", exc)
 
     # -- conversation locks ---------------------------------------------------------------------
 
@@ -335,7 +341,12 @@ class PostgresStore(SQLStore):
         lock_id = advisory_key(key)
         async with self._local.hold(key):
             shared = await self._try_shared_lock(lock_id)
-            waited = None if shared is not None else await self._wait_for_lock(lock_id)
+            waited = None
+            if shared is None:
+                try:
+                    waited = await self._wait_for_lock(lock_id)
+                except CONNECTION_LOST as exc:
+                    raise self._unavailable(exc) from exc
             try:
                 yield
             finally:
@@ -362,9 +373,7 @@ class PostgresStore(SQLStore):
                         return conn if granted else None
                     except CONNECTION_LOST as exc:
                         if retrying:
-                            raise MemoryUnavailable(
-                                f"the memory database at {redact(self.url)} is unavailable ({_brief(exc)})"
-                            ) from exc
+                            raise self._unavailable(exc) from exc
                         log.warning("lost the PostgreSQL lock connection (%s); reconnecting", _brief(exc))
             raise AssertionError("unreachable")
 
