@@ -9,11 +9,12 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from bot.types import ChannelMode, ConversationKey
 
 Role = Literal["user", "assistant"]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,13 @@ class MemoryStats:
     turns: int
     tokens: int
     summarised_turns: int
+
+
+def opened(resource: R | None, owner: object) -> R:
+    """`resource` (a connection or pool set by `open()`), or a clear error if it was not opened."""
+    if resource is None:
+        raise RuntimeError(f"{type(owner).__name__}.open() was not awaited")
+    return resource
 
 
 class MemoryUnavailable(Exception):

@@ -2,7 +2,7 @@
 
 Same semantics as the SQLite store, and the same queries (sql.py); here live only the dialect:
 connections, a retry on a lost connection, and per-conversation ordering across replicas
-(session advisory locks, see `lock`).
+(session advisory locks, see pglocks.py).
 """
 
 from __future__ import annotations
@@ -10,21 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import itertools
 import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from bot.config import ConfigError
-from bot.locks import KeyedLocks
-from bot.memory.base import MemoryUnavailable
+from bot.memory.base import MemoryUnavailable, opened
+from bot.memory.pglocks import (
+    CLOSE_TIMEOUT_SECONDS,
+    CONNECT_TIMEOUT_SECONDS,
+    CONNECTION_LOST,
+    ConversationLocks,
+    brief,
+    int64,
+)
 from bot.memory.sql import Params, Row, SQLStore, Transaction
 from bot.types import ConversationKey
 
@@ -93,36 +99,14 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-CONNECT_TIMEOUT_SECONDS = 5.0
-CLOSE_TIMEOUT_SECONDS = 10.0
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.
 RECEIPT_RETENTION_SECONDS = 3600
 RECEIPT_PRUNE_EVERY = 1000
 
-# What a lost or restarting server looks like to asyncpg; anything else is not worth a retry.
-CONNECTION_LOST: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset, unreachable, and connect timeouts (TimeoutError)
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and "connection was closed in the middle"
-    asyncpg.exceptions.OperatorInterventionError,  # terminated by an administrator, shutting down
-    asyncpg.InterfaceError,  # "connection is closed"
-    asyncpg.exceptions.InternalClientError,  # a protocol left mid-way by a lost connection
-)
-
 T = TypeVar("T")
 
-
-def _int64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
-
-
 # Advisory locks are database-wide; the prefix keeps qwenbot's keys apart from anyone else's.
-MIGRATION_LOCK = _int64("qwenbot:migrate")
-
-
-def advisory_key(key: ConversationKey) -> int:
-    """The 64-bit advisory lock id of one conversation (stable across processes and versions)."""
-    return _int64("qwenbot:conversation\0" + "\0".join(
-        (key.platform, key.space, key.channel, key.thread or "")))
+MIGRATION_LOCK = int64("qwenbot:migrate")
 
 
 def redact(url: str) -> str:
@@ -160,10 +144,6 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-def _brief(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
 class _Tx:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.connection = connection
@@ -173,35 +153,21 @@ class _Tx:
 
 
 class PostgresStore(SQLStore):
-    """Memory in PostgreSQL. `pool_size` connections serve queries. Conversation locks live on one
-    connection per process; only a lock another replica holds is waited for, on a connection of
-    its own from a pool of `lock_pool_size`."""
+    """Memory in PostgreSQL. `pool_size` connections serve queries; conversation locks take one
+    more connection per process, and one of `lock_pool_size` others only while a turn waits for
+    a lock another replica holds."""
 
     def __init__(self, url: str, *, pool_size: int = 10, lock_pool_size: int = 20) -> None:
         super().__init__()
         self.url = url
         self.pool_size = pool_size
-        self.lock_pool_size = lock_pool_size
         self._pool: asyncpg.Pool | None = None
-        self._lock_pool: asyncpg.Pool | None = None
-        # Uncontended locks are taken with pg_try_advisory_lock on this one connection; a
-        # session's advisory locks are re-entrant, so `_local` keeps one holder per key here.
-        self._lock_conn: asyncpg.Connection | None = None
-        self._lock_conn_mutex = asyncio.Lock()
-        self._local = KeyedLocks()
+        self._locks = ConversationLocks(url, lock_pool_size, self._unavailable)
         self._writes = 0
 
     @property
     def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("PostgresStore.open() was not awaited")
-        return self._pool
-
-    @property
-    def lock_pool(self) -> asyncpg.Pool:
-        if self._lock_pool is None:
-            raise RuntimeError("PostgresStore.open() was not awaited")
-        return self._lock_pool
+        return opened(self._pool, self)
 
     async def open(self) -> None:
         check_url(self.url)
@@ -210,14 +176,12 @@ class PostgresStore(SQLStore):
                 self._pool = await asyncpg.create_pool(
                     self.url, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT_SECONDS
                 )
-                self._lock_pool = await asyncpg.create_pool(
-                    self.url, min_size=0, max_size=self.lock_pool_size, timeout=CONNECT_TIMEOUT_SECONDS
-                )
+                await self._locks.open()
                 await self._migrate()
         except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self.close()
             # One line for the CLI; the URL may hold a password, so name the server without it.
-            reason = str(exc) or _brief(exc)
+            reason = str(exc) or brief(exc)
             if isinstance(exc, TimeoutError):
                 reason = f"no answer within {CONNECT_TIMEOUT_SECONDS:g} s"
             raise ConfigError(f"DATABASE_URL: PostgreSQL at {redact(self.url)}: {reason}") from None
@@ -238,18 +202,18 @@ class PostgresStore(SQLStore):
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
     async def close(self) -> None:
-        if self._lock_conn is not None:
-            self._lock_conn.terminate()  # its locks go with it
-            self._lock_conn = None
-        for pool in (self._lock_pool, self._pool):
-            if pool is not None:
-                try:
-                    # A turn still holding its lock connection must not hold up shutdown for long.
-                    await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_SECONDS)
-                except Exception as exc:  # nor may a dead server
-                    log.warning("closing the PostgreSQL pool failed: %r", exc)
-                    pool.terminate()
-        self._pool = self._lock_pool = None
+        await self._locks.close()
+        if self._pool is not None:
+            try:
+                await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT_SECONDS)
+            except Exception as exc:  # a dead server must not stop shutdown
+                log.warning("closing the PostgreSQL pool failed: %r", exc)
+                self._pool.terminate()
+        self._pool = None
+
+    def lock(self, key: ConversationKey) -> contextlib.AbstractAsyncContextManager[None]:
+        """Exclusive use of one conversation across replicas (see pglocks.py)."""
+        return self._locks.hold(key)
 
     # -- the dialect: pooled connections, one retry, receipts -----------------------------------
 
@@ -261,7 +225,7 @@ class PostgresStore(SQLStore):
             async with self.pool.acquire() as conn:
                 return await run(conn, False)
         except CONNECTION_LOST as exc:
-            log.warning("lost the PostgreSQL connection during %s (%s); trying once more", what, _brief(exc))
+            log.warning("lost the PostgreSQL connection during %s (%s); trying once more", what, brief(exc))
         try:
             async with self.pool.acquire() as conn:
                 return await run(conn, True)
@@ -318,7 +282,7 @@ class PostgresStore(SQLStore):
         return await asyncio.shield(self._attempt("a deletion", run))
 
     def _unavailable(self, exc: BaseException) -> MemoryUnavailable:
-        return MemoryUnavailable(f"the memory database at {redact(self.url)} is unavailable ({_brief(exc)})")
+        return MemoryUnavailable(f"the memory database at {redact(self.url)} is unavailable ({brief(exc)})")
 
     def _receipt(self) -> tuple[int, float]:
         return secrets.randbits(63), time.time()
@@ -331,92 +295,3 @@ class PostgresStore(SQLStore):
                                     (now - RECEIPT_RETENTION_SECONDS,))
             except MemoryUnavailable as exc:  # housekeeping: the write itself is stored
                 log.warning("pruning old write receipts failed: %s", exc)
-
-    # -- conversation locks ---------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def lock(self, key: ConversationKey) -> AsyncIterator[None]:
-        """Hold the conversation's session advisory lock: on the shared lock connection when it is
-        free, else on a connection of its own that waits in the server's queue."""
-        lock_id = advisory_key(key)
-        async with self._local.hold(key):
-            shared = await self._try_shared_lock(lock_id)
-            waited = None
-            if shared is None:
-                try:
-                    waited = await self._wait_for_lock(lock_id)
-                except CONNECTION_LOST as exc:
-                    raise self._unavailable(exc) from exc
-            try:
-                yield
-            finally:
-                # Shielded and never raising: the turn's own outcome is already decided.
-                if shared is not None:
-                    await asyncio.shield(self._release_shared(shared, lock_id, key))
-                elif waited is not None:
-                    await asyncio.shield(self._release_waited(waited, key))
-
-    async def _lock_connection(self) -> asyncpg.Connection:
-        if self._lock_conn is None or self._lock_conn.is_closed():
-            self._lock_conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_SECONDS)
-        return self._lock_conn
-
-    async def _try_shared_lock(self, lock_id: int) -> asyncpg.Connection | None:
-        """The shared connection if it got the lock, None if another session holds it."""
-
-        async def attempt() -> asyncpg.Connection | None:
-            async with self._lock_conn_mutex:
-                for retrying in (False, True):
-                    try:
-                        conn = await self._lock_connection()
-                        granted = await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_id)
-                        return conn if granted else None
-                    except CONNECTION_LOST as exc:
-                        if retrying:
-                            raise self._unavailable(exc) from exc
-                        log.warning("lost the PostgreSQL lock connection (%s); reconnecting", _brief(exc))
-            raise AssertionError("unreachable")
-
-        task = asyncio.ensure_future(attempt())
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            # The query runs on a connection other turns share: let it finish, then undo it.
-            with contextlib.suppress(Exception):
-                conn = await task
-                if conn is not None:
-                    await self._release_shared(conn, lock_id, None)
-            raise
-
-    async def _wait_for_lock(self, lock_id: int) -> asyncpg.Connection:
-        conn: asyncpg.Connection = await self.lock_pool.acquire()
-        try:
-            await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
-        except BaseException:
-            # Releasing resets the session, which drops a lock granted while the wait was cancelled.
-            await asyncio.shield(self._release_waited(conn, None))
-            raise
-        return conn
-
-    async def _release_shared(
-        self, conn: asyncpg.Connection, lock_id: int, key: ConversationKey | None
-    ) -> None:
-        async with self._lock_conn_mutex:
-            if conn.is_closed():
-                log.warning("the lock connection closed while %s was held; the server released it", key)
-                return
-            try:
-                await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
-            except Exception as exc:
-                # A lost session has dropped its locks already; a live one is dropped to make sure.
-                log.warning("releasing the lock of %s failed (%s)", key, _brief(exc))
-                if self._lock_conn is conn:
-                    self._lock_conn = None
-                conn.terminate()
-
-    async def _release_waited(self, conn: asyncpg.Connection, key: ConversationKey | None) -> None:
-        try:
-            # The pool's reset runs pg_advisory_unlock_all(); a closed connection is replaced.
-            await self.lock_pool.release(conn)
-        except Exception as exc:
-            log.warning("releasing the lock of %s failed (%s)", key, _brief(exc))

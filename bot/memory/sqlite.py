@@ -14,6 +14,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.config import ConfigError
+from bot.memory.base import opened
 from bot.memory.sql import Params, Row, SQLStore, Transaction
 
 # Each entry upgrades the schema by one version; append, never edit.
@@ -101,9 +102,7 @@ class SQLiteStore(SQLStore):
 
     @property
     def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("SQLiteStore.open() was not awaited")
-        return self._db
+        return opened(self._db, self)
 
     async def open(self) -> None:
         try:

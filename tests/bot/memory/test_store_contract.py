@@ -17,7 +17,8 @@ from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, 
 from bot.memory import postgres as pg_backend
 from bot.memory import sql as sql_backend
 from bot.memory import sqlite as sqlite_backend
-from bot.memory.postgres import PostgresStore, advisory_key
+from bot.memory.pglocks import advisory_key
+from bot.memory.postgres import PostgresStore
 from bot.memory.sqlite import SQLiteStore
 from bot.types import ChannelMode, ConversationKey
 from tests.bot.memory.backends import PG_URL, Backend
