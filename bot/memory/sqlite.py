@@ -115,6 +115,8 @@ class SQLiteStore(SQLStore):
             ) from None
 
     async def _open(self) -> None:
+        if sqlite3.sqlite_version_info < (3, 35):  # the shared queries use RETURNING
+            raise sqlite3.NotSupportedError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer")
         if self.path != ":memory:":
             await asyncio.to_thread(_prepare_folder, Path(self.path))
         # Autocommit: every statement is its own transaction, so no write lock is ever held
