@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from bot.config import ConfigError
 from bot.memory.base import (
     ConversationSettings,
     MemoryStats,
     MemoryStore,
+    MemoryUnavailable,
     Snapshot,
     Summary,
     Tokens,
@@ -17,6 +19,7 @@ __all__ = [
     "ConversationSettings",
     "MemoryStats",
     "MemoryStore",
+    "MemoryUnavailable",
     "Snapshot",
     "Summary",
     "Tokens",
@@ -27,15 +30,23 @@ __all__ = [
 
 
 async def open_store(database_url: str) -> MemoryStore:
-    """Open (and migrate) the store `database_url` names: sqlite:///file or postgresql://..."""
+    """Open (and migrate) the store `database_url` names: sqlite:///file or postgresql://...
+
+    Any database that cannot be used (malformed URL, unreachable server, a file or folder that
+    cannot be written) raises ConfigError with one line naming the problem, and leaves nothing
+    running behind it."""
     store: MemoryStore
-    if database_url.startswith(("postgres://", "postgresql://")):
+    scheme = database_url.partition(":")[0].lower() if ":" in database_url else ""
+    if scheme in ("postgres", "postgresql"):
         from bot.memory.postgres import PostgresStore
 
         store = PostgresStore(database_url)
-    else:
+    elif scheme == "sqlite":
         from bot.memory.sqlite import SQLiteStore, sqlite_path
 
         store = SQLiteStore(sqlite_path(database_url))
+    else:
+        shown = f"unknown scheme {scheme!r}" if scheme else "no scheme"
+        raise ConfigError(f"DATABASE_URL has {shown}: use sqlite:///file.db or postgresql://user@host/db")
     await store.open()
     return store

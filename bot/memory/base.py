@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from bot.types import ChannelMode, ConversationKey
 
 Role = Literal["user", "assistant"]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,19 @@ class MemoryStats:
     summarised_turns: int
 
 
+def opened(resource: R | None, owner: object) -> R:
+    """`resource` (a connection or pool set by `open()`), or a clear error if it was not opened."""
+    if resource is None:
+        raise RuntimeError(f"{type(owner).__name__}.open() was not awaited")
+    return resource
+
+
+class MemoryUnavailable(Exception):
+    """The database could not be reached, even after one retry on a fresh connection.
+
+    Raised by any store call; what was being written is either stored once or not at all."""
+
+
 def setting_columns(
     persona: str | Literal[False] | None, model: str | Literal[False] | None, mode: ChannelMode | None
 ) -> dict[str, object]:
@@ -129,7 +142,6 @@ class MemoryStore(ABC):
     @abstractmethod
     async def settings(self, key: ConversationKey) -> ConversationSettings: ...
 
-    @abstractmethod
     async def update_settings(
         self,
         key: ConversationKey,
@@ -139,6 +151,14 @@ class MemoryStore(ABC):
         mode: ChannelMode | None = None,
     ) -> ConversationSettings:
         """Change the given settings; False leaves a field alone, None clears it."""
+        changes = setting_columns(persona, model, mode)
+        if changes:
+            await self._store_settings(key, changes)
+        return await self.settings(key)
+
+    @abstractmethod
+    async def _store_settings(self, key: ConversationKey, changes: dict[str, object]) -> None:
+        """Write `changes` (column name to new value, from `setting_columns`) to the conversation."""
 
     @abstractmethod
     async def reset(self, key: ConversationKey) -> int:
@@ -172,7 +192,6 @@ class MemoryStore(ABC):
         turns = await self.turns_after(key, summary.upto_turn_id)
         return Snapshot(await self.settings(key), summary, tuple(turns))
 
-    @contextlib.asynccontextmanager
-    async def lock(self, key: ConversationKey) -> AsyncIterator[None]:
+    def lock(self, key: ConversationKey) -> contextlib.AbstractAsyncContextManager[None]:
         """Serialise turns of one conversation across processes. One process needs nothing more."""
-        yield
+        return contextlib.nullcontext()

@@ -1,34 +1,38 @@
 """The shared memory backend for several replicas: PostgreSQL through an asyncpg pool.
 
-Same semantics as the SQLite store. What replicas share through it: turns, settings, summaries,
-usage, claimed event ids, and per-conversation ordering (session advisory locks, see `lock`).
+Same semantics as the SQLite store, and the same queries (sql.py); here live only the dialect:
+connections, a retry on a lost connection, and per-conversation ordering across replicas
+(session advisory locks, see pglocks.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import functools
+import itertools
 import logging
+import re
+import secrets
 import time
-from collections.abc import AsyncIterator
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from bot.config import ConfigError
-from bot.memory.base import (
-    ConversationSettings,
-    MemoryStats,
-    MemoryStore,
-    Summary,
-    Tokens,
-    Turn,
-    UsageReport,
-    setting_columns,
+from bot.memory.base import MemoryUnavailable, opened
+from bot.memory.pglocks import (
+    CLOSE_TIMEOUT_SECONDS,
+    CONNECT_TIMEOUT_SECONDS,
+    CONNECTION_LOST,
+    ConversationLocks,
+    brief,
+    int64,
 )
-from bot.types import ChannelMode, ConversationKey
+from bot.memory.sql import Params, Row, SQLStore, Transaction
+from bot.types import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -84,76 +88,103 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_by_age ON events (claimed_at);
     """,
     "ALTER TABLE conversations ADD COLUMN memory_version BIGINT NOT NULL DEFAULT 0;",
+    # Receipts of writes that may be retried after a lost connection (see `_attempt`).
+    """
+    CREATE TABLE receipts (
+        id BIGINT PRIMARY KEY,
+        result BIGINT,
+        written_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX receipts_by_age ON receipts (written_at);
+    """,
 ]
 
-EVENT_RETENTION_SECONDS = 7 * 24 * 3600
-CLOSE_TIMEOUT_SECONDS = 10.0
-ID_CACHE_SIZE = 10_000
+# A retry looks its receipt up within seconds; an hour leaves room for a slow database.
+RECEIPT_RETENTION_SECONDS = 3600
+RECEIPT_PRUNE_EVERY = 1000
 
-
-def _int64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
-
+T = TypeVar("T")
 
 # Advisory locks are database-wide; the prefix keeps qwenbot's keys apart from anyone else's.
-MIGRATION_LOCK = _int64("qwenbot:migrate")
-
-
-def advisory_key(key: ConversationKey) -> int:
-    """The 64-bit advisory lock id of one conversation (stable across processes and versions)."""
-    return _int64("qwenbot:conversation\0" + "\0".join(
-        (key.platform, key.space, key.channel, key.thread or "")))
+MIGRATION_LOCK = int64("qwenbot:migrate")
 
 
 def redact(url: str) -> str:
     """The URL without user or password, for messages and logs."""
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed port is reported on its own; here it is only left out
+        port = ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+def check_url(url: str) -> None:
+    """Refuse a PostgreSQL URL asyncpg could not use, naming what is wrong in one line."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        port = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        raise ConfigError(
+            f"DATABASE_URL: PostgreSQL port {port!r} is not a number from 1 to 65535 ({redact(url)})"
+        ) from None
+
+
+@functools.lru_cache(maxsize=512)
+def dollar(sql: str) -> str:
+    """The shared statements' `?` placeholders as PostgreSQL's `$1, $2, ...`."""
+    numbers = itertools.count(1)
+    return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+
+
 def _count(status: str) -> int:
-    """Rows touched, from a command status such as 'DELETE 3' or 'INSERT 0 1'."""
+    """Rows touched, from a command status such as 'UPDATE 3' or 'INSERT 0 1'."""
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PostgresStore(MemoryStore):
-    """Memory in PostgreSQL. `pool_size` connections serve queries; each held conversation lock
-    takes one of `lock_pool_size` further connections, so long answers never starve queries."""
+class _Tx:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self.connection.fetch(dollar(sql), *params))
+
+
+class PostgresStore(SQLStore):
+    """Memory in PostgreSQL. `pool_size` connections serve queries; conversation locks take one
+    more connection per process, and one of `lock_pool_size` others only while a turn waits for
+    a lock another replica holds."""
 
     def __init__(self, url: str, *, pool_size: int = 10, lock_pool_size: int = 20) -> None:
+        super().__init__()
         self.url = url
         self.pool_size = pool_size
-        self.lock_pool_size = lock_pool_size
         self._pool: asyncpg.Pool | None = None
-        self._lock_pool: asyncpg.Pool | None = None
-        # Conversation rows are never deleted, so their ids can be remembered.
-        self._ids: dict[tuple[str, str, str, str], int] = {}
+        self._locks = ConversationLocks(url, lock_pool_size, self._unavailable)
+        self._writes = 0
 
     @property
     def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("PostgresStore.open() was not awaited")
-        return self._pool
-
-    @property
-    def lock_pool(self) -> asyncpg.Pool:
-        if self._lock_pool is None:
-            raise RuntimeError("PostgresStore.open() was not awaited")
-        return self._lock_pool
+        return opened(self._pool, self)
 
     async def open(self) -> None:
+        check_url(self.url)
         try:
-            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size)
-            self._lock_pool = await asyncpg.create_pool(
-                self.url, min_size=0, max_size=self.lock_pool_size
-            )
-            await self._migrate()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            async with asyncio.timeout(3 * CONNECT_TIMEOUT_SECONDS):
+                self._pool = await asyncpg.create_pool(
+                    self.url, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT_SECONDS
+                )
+                await self._locks.open()
+                await self._migrate()
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self.close()
             # One line for the CLI; the URL may hold a password, so name the server without it.
-            raise ConfigError(f"DATABASE_URL: PostgreSQL at {redact(self.url)}: {exc}") from None
+            reason = str(exc) or brief(exc)
+            if isinstance(exc, TimeoutError):
+                reason = f"no answer within {CONNECT_TIMEOUT_SECONDS:g} s"
+            raise ConfigError(f"DATABASE_URL: PostgreSQL at {redact(self.url)}: {reason}") from None
 
     async def _migrate(self) -> None:
         async with self.pool.acquire() as conn:
@@ -171,210 +202,96 @@ class PostgresStore(MemoryStore):
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
     async def close(self) -> None:
-        for pool in (self._lock_pool, self._pool):
-            if pool is not None:
-                try:
-                    # A turn still holding its lock connection must not hold up shutdown for long.
-                    await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_SECONDS)
-                except Exception as exc:  # nor may a dead server
-                    log.warning("closing the PostgreSQL pool failed: %r", exc)
-                    pool.terminate()
-        self._pool = self._lock_pool = None
-
-    @contextlib.asynccontextmanager
-    async def lock(self, key: ConversationKey) -> AsyncIterator[None]:
-        """Hold the conversation's session advisory lock on a connection of its own."""
-        lock_id = advisory_key(key)
-        async with self.lock_pool.acquire() as conn:
-            # If this wait is cancelled, releasing the connection to the pool resets it, and the
-            # reset unlocks every advisory lock the session may still have been granted.
-            await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+        await self._locks.close()
+        if self._pool is not None:
             try:
-                yield
-            finally:
-                try:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
-                except Exception as exc:
-                    # The server side of a lost session has dropped the lock already.
-                    log.warning("releasing the lock of %s failed: %r", key, exc)
-                    conn.terminate()
+                await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT_SECONDS)
+            except Exception as exc:  # a dead server must not stop shutdown
+                log.warning("closing the PostgreSQL pool failed: %r", exc)
+                self._pool.terminate()
+        self._pool = None
 
-    async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
-        params = (key.platform, key.space, key.channel, key.thread or "")
-        conv = self._ids.get(params)
-        if conv is not None:
-            return conv
-        find = "SELECT id FROM conversations WHERE platform=$1 AND space=$2 AND channel=$3 AND thread=$4"
-        conv = await self.pool.fetchval(find, *params)
-        if conv is None and create:
-            conv = await self.pool.fetchval(
-                "INSERT INTO conversations (platform, space, channel, thread, created_at)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
-                *params, time.time(),
-            )
-            if conv is None:  # another replica created it between the two statements
-                conv = await self.pool.fetchval(find, *params)
-        if conv is not None:
-            if len(self._ids) >= ID_CACHE_SIZE:
-                self._ids.clear()
-            self._ids[params] = conv
-        return conv
+    def lock(self, key: ConversationKey) -> contextlib.AbstractAsyncContextManager[None]:
+        """Exclusive use of one conversation across replicas (see pglocks.py)."""
+        return self._locks.hold(key)
 
-    async def add_turn(
-        self, key: ConversationKey, turn: Turn, *, if_version: int | None = None
-    ) -> Turn | None:
-        conv = await self._conversation_id(key)
-        created = turn.created_at or time.time()
-        values = (conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id,
-                  turn.tokens, created)
-        columns = "conversation_id, role, author_id, author_name, text, message_id, tokens, created_at"
-        if if_version is None:
-            source, extra = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", ()
-        else:
-            source = ("SELECT $1, $2, $3, $4, $5, $6, $7, $8"
-                      " WHERE (SELECT memory_version FROM conversations WHERE id=$1) = $9")
-            extra = (if_version,)
-        turn_id = await self.pool.fetchval(
-            f"INSERT INTO turns ({columns}) {source}"
-            " ON CONFLICT (conversation_id, message_id) DO NOTHING RETURNING id",
-            *values, *extra,
-        )
-        if turn_id is None:
-            return None
-        return Turn(**{**turn.__dict__, "id": turn_id, "created_at": created})
+    # -- the dialect: pooled connections, one retry, receipts -----------------------------------
 
-    async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
-        conv = await self._conversation_id(key, create=False)
-        if conv is None:
-            return []
-        rows = await self.pool.fetch(
-            "SELECT role, author_id, author_name, text, tokens, message_id, created_at, id FROM turns"
-            " WHERE conversation_id=$1 AND id>$2 ORDER BY id",
-            conv, after_id,
-        )
-        return [Turn(*row) for row in rows]
+    async def _attempt(self, what: str, run: Callable[[asyncpg.Connection, bool], Awaitable[T]]) -> T:
+        """`run(connection, retrying)` on a pooled connection, and once more on another if the
+        first was lost. asyncpg's pool replaces closed connections, so a restarted server is
+        simply reconnected to."""
+        try:
+            async with self.pool.acquire() as conn:
+                return await run(conn, False)
+        except CONNECTION_LOST as exc:
+            log.warning("lost the PostgreSQL connection during %s (%s); trying once more", what, brief(exc))
+        try:
+            async with self.pool.acquire() as conn:
+                return await run(conn, True)
+        except CONNECTION_LOST as exc:
+            raise self._unavailable(exc) from exc
 
-    async def _conversation_row(self, key: ConversationKey, columns: str) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(
-            f"SELECT {columns} FROM conversations"
-            " WHERE platform=$1 AND space=$2 AND channel=$3 AND thread=$4",
-            key.platform, key.space, key.channel, key.thread or "",
-        )
+    async def _fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        async def run(conn: asyncpg.Connection, _: bool) -> list[Row]:
+            return list(await conn.fetch(dollar(sql), *params))
 
-    async def summary(self, key: ConversationKey) -> Summary:
-        row = await self._conversation_row(key, "summary, summary_upto, memory_version")
-        return Summary(row[0], row[1], row[2]) if row else Summary()
+        return await self._attempt("a read", run)
 
-    async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
-        conv = await self._conversation_id(key)
-        status = await self.pool.execute(
-            "UPDATE conversations SET summary=$1, summary_upto=$2"
-            " WHERE id=$3 AND summary_upto=$4 AND memory_version=$5",
-            new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version,
-        )
-        return _count(status) == 1
+    async def _execute(self, sql: str, params: Params = ()) -> int:
+        async def run(conn: asyncpg.Connection, _: bool) -> int:
+            return _count(await conn.execute(dollar(sql), *params))
 
-    async def settings(self, key: ConversationKey) -> ConversationSettings:
-        row = await self._conversation_row(key, "persona, model, mode")
-        if row is None:
-            return ConversationSettings()
-        return ConversationSettings(row[0], row[1], ChannelMode(row[2]))
+        return await self._attempt("an update", run)
 
-    async def update_settings(
-        self,
-        key: ConversationKey,
-        *,
-        persona: str | Literal[False] | None = False,
-        model: str | Literal[False] | None = False,
-        mode: ChannelMode | None = None,
-    ) -> ConversationSettings:
-        conv = await self._conversation_id(key)
-        changes = setting_columns(persona, model, mode)
-        if changes:
-            assignments = ", ".join(f"{column}=${n}" for n, column in enumerate(changes, start=2))
-            await self.pool.execute(
-                f"UPDATE conversations SET {assignments} WHERE id=$1", conv, *changes.values()
-            )
-        return await self.settings(key)
+    async def _write(self, sql: str, params: Params = ()) -> object | None:
+        # The write leaves a receipt in the same statement; a retry that finds it knows the first
+        # attempt was applied (its answer lost with the connection) and returns what it returned.
+        receipt, now = self._receipt()
+        n = len(params)
+        receipted = (f"WITH w AS ({dollar(sql)}), r AS (INSERT INTO receipts (id, result, written_at)"
+                     f" SELECT ${n + 1}, (SELECT * FROM w), ${n + 2}) SELECT * FROM w")
 
-    async def reset(self, key: ConversationKey) -> int:
-        conv = await self._conversation_id(key, create=False)
-        if conv is None:
-            return 0
-        async with self.pool.acquire() as conn, conn.transaction():
-            status = await conn.execute("DELETE FROM turns WHERE conversation_id=$1", conv)
-            await conn.execute(
-                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
-                " WHERE id=$1",
-                conv,
-            )
-        return _count(status)
+        async def run(conn: asyncpg.Connection, retrying: bool) -> object | None:
+            if retrying:
+                done = await conn.fetchrow("SELECT result FROM receipts WHERE id=$1", receipt)
+                if done is not None:
+                    return done[0]
+            return await conn.fetchval(receipted, *params, receipt, now)
 
-    async def forget_user(self, platform: str, user_id: str) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
-            deleted = await conn.fetch(
-                "DELETE FROM turns WHERE author_id=$2 AND role='user' AND conversation_id IN"
-                " (SELECT id FROM conversations WHERE platform=$1) RETURNING conversation_id",
-                platform, user_id,
-            )
-            # Exactly the conversations the deletion touched lose their summaries: a turn written
-            # between two statements cannot be deleted without its conversation being cleared too.
-            touched = sorted({row[0] for row in deleted})
-            if touched:
+        result = await self._attempt("a write", run)
+        await self._prune_receipts(now)
+        return result
+
+    async def _transaction(self, work: Callable[[Transaction], Awaitable[int]]) -> int:
+        receipt, now = self._receipt()
+
+        async def run(conn: asyncpg.Connection, retrying: bool) -> int:
+            if retrying:
+                done = await conn.fetchrow("SELECT result FROM receipts WHERE id=$1", receipt)
+                if done is not None:
+                    return int(done[0])
+            async with conn.transaction():
+                result = await work(_Tx(conn))
                 await conn.execute(
-                    "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
-                    " WHERE id = ANY($1::bigint[])",
-                    touched,
+                    "INSERT INTO receipts (id, result, written_at) VALUES ($1, $2, $3)", receipt, result, now
                 )
-        return len(deleted)
+            return result
 
-    async def add_usage(
-        self, key: ConversationKey, user_id: str, prompt: int, completion: int, day: str
-    ) -> None:
-        conv = await self._conversation_id(key)
-        await self.pool.execute(
-            "INSERT INTO usage (day, conversation_id, platform, space, user_id, prompt_tokens,"
-            " completion_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (day, conversation_id, user_id) DO UPDATE SET"
-            " prompt_tokens = usage.prompt_tokens + excluded.prompt_tokens,"
-            " completion_tokens = usage.completion_tokens + excluded.completion_tokens",
-            day, conv, key.platform, key.space, user_id, prompt, completion,
-        )
+        # A cancelled caller never leaves the transaction half done.
+        return await asyncio.shield(self._attempt("a deletion", run))
 
-    async def usage(self, key: ConversationKey, user_id: str, day: str) -> UsageReport:
-        conv = await self._conversation_id(key, create=False)
+    def _unavailable(self, exc: BaseException) -> MemoryUnavailable:
+        return MemoryUnavailable(f"the memory database at {redact(self.url)} is unavailable ({brief(exc)})")
 
-        def tokens(where: str) -> str:
-            return (f"COALESCE(SUM(prompt_tokens) FILTER (WHERE {where}), 0)::bigint,"
-                    f" COALESCE(SUM(completion_tokens) FILTER (WHERE {where}), 0)::bigint")
+    def _receipt(self) -> tuple[int, float]:
+        return secrets.randbits(63), time.time()
 
-        in_conv, in_space, by_user, today = "conversation_id=$3", "space=$2", "user_id=$4", "day=$5"
-        row = await self.pool.fetchrow(
-            f"SELECT {tokens(f'{in_conv} AND {today}')}, {tokens(in_conv)},"
-            f" {tokens(f'{in_space} AND {today}')}, {tokens(in_space)}, {tokens(f'{by_user} AND {today}')}"
-            " FROM usage WHERE platform=$1 AND (space=$2 OR user_id=$4)",
-            key.platform, key.space, conv, user_id, day,
-        )
-        values = list(row) if row else [0] * 10
-        return UsageReport(*(Tokens(values[i], values[i + 1]) for i in range(0, 10, 2)))
-
-    async def stats(self, key: ConversationKey) -> MemoryStats:
-        row = await self.pool.fetchrow(
-            "SELECT COUNT(t.id), COALESCE(SUM(t.tokens), 0)::bigint,"
-            " COUNT(t.id) FILTER (WHERE t.id <= c.summary_upto)"
-            " FROM conversations c JOIN turns t ON t.conversation_id = c.id"
-            " WHERE c.platform=$1 AND c.space=$2 AND c.channel=$3 AND c.thread=$4",
-            key.platform, key.space, key.channel, key.thread or "",
-        )
-        return MemoryStats(*row) if row else MemoryStats(0, 0, 0)
-
-    async def claim_event(self, platform: str, event_id: str) -> bool:
-        now = time.time()
-        async with self.pool.acquire() as conn:
-            claimed = await conn.fetchval(
-                "INSERT INTO events (platform, event_id, claimed_at) VALUES ($1, $2, $3)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                platform, event_id, now,
-            )
-            await conn.execute("DELETE FROM events WHERE claimed_at < $1", now - EVENT_RETENTION_SECONDS)
-        return claimed is True
+    async def _prune_receipts(self, now: float) -> None:
+        self._writes += 1
+        if self._writes % RECEIPT_PRUNE_EVERY == 0:
+            try:
+                await self._execute("DELETE FROM receipts WHERE written_at < ?",
+                                    (now - RECEIPT_RETENTION_SECONDS,))
+            except MemoryUnavailable as exc:  # housekeeping: the write itself is stored
+                log.warning("pruning old write receipts failed: %s", exc)

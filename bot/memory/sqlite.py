@@ -1,27 +1,21 @@
-"""The default memory backend: one SQLite file through aiosqlite, in WAL mode."""
+"""The default memory backend: one SQLite file through aiosqlite, in WAL mode.
+
+Only the dialect lives here (migrations, connections, transactions); the queries are in sql.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import errno
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Literal, TypeVar
 
 import aiosqlite
 
-from bot.memory.base import (
-    ConversationSettings,
-    MemoryStats,
-    MemoryStore,
-    Snapshot,
-    Summary,
-    Tokens,
-    Turn,
-    UsageReport,
-    setting_columns,
-)
-from bot.types import ChannelMode, ConversationKey
+from bot.config import ConfigError
+from bot.memory.base import opened
+from bot.memory.sql import Params, Row, SQLStore, Transaction
 
 # Each entry upgrades the schema by one version; append, never edit.
 MIGRATIONS: list[str] = [
@@ -77,11 +71,6 @@ MIGRATIONS: list[str] = [
     "CREATE INDEX turns_by_conversation ON turns (conversation_id, id);",
 ]
 
-EVENT_RETENTION_SECONDS = 7 * 24 * 3600
-ID_CACHE_SIZE = 10_000
-
-T = TypeVar("T")
-
 
 def sqlite_path(url: str) -> str:
     """`sqlite:///rel.db`, `sqlite:////abs.db` or `sqlite://:memory:` to a path aiosqlite opens."""
@@ -93,26 +82,43 @@ def sqlite_path(url: str) -> str:
     return path or "qwenbot.db"
 
 
-class SQLiteStore(MemoryStore):
+class _Tx:
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self.connection = connection
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self.connection.execute_fetchall(sql, params))
+
+
+class SQLiteStore(SQLStore):
     def __init__(self, path: str) -> None:
+        super().__init__()
         self.path = path
         self._db: aiosqlite.Connection | None = None
         # Deletions that must be seen whole run as transactions on a connection of their own, so
         # no other coroutine's write can land inside one (or be rolled back with it).
         self._tx: aiosqlite.Connection | None = None
         self._tx_lock = asyncio.Lock()
-        # Conversation rows are never deleted, so their ids can be remembered (up to a bound).
-        self._ids: dict[tuple[str, str, str, str], int] = {}
 
     @property
     def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("SQLiteStore.open() was not awaited")
-        return self._db
+        return opened(self._db, self)
 
     async def open(self) -> None:
+        try:
+            await self._open()
+        except (OSError, sqlite3.Error) as exc:
+            # Each aiosqlite connection runs a thread that would keep the process alive: close them.
+            await self.close()
+            raise ConfigError(
+                f"DATABASE_URL: cannot use the SQLite database {self.path!r}: {_reason(exc)}"
+            ) from None
+
+    async def _open(self) -> None:
+        if sqlite3.sqlite_version_info < (3, 35):  # the shared queries use RETURNING
+            raise sqlite3.NotSupportedError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer")
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(_prepare_folder, Path(self.path))
         # Autocommit: every statement is its own transaction, so no write lock is ever held
         # across an await and each write costs one round trip to the database thread.
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
@@ -131,6 +137,12 @@ class SQLiteStore(MemoryStore):
 
     async def _migrate(self) -> None:
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        # A write at every start, undone: a read-only file fails here, not at the first message.
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            await self.db.execute("DELETE FROM schema_version WHERE version < 0")
+        finally:
+            await self.db.execute("ROLLBACK")
         async with self.db.execute("SELECT MAX(version) FROM schema_version") as cur:
             row = await cur.fetchone()
         current = row[0] if row and row[0] is not None else 0
@@ -139,229 +151,59 @@ class SQLiteStore(MemoryStore):
                 f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
             )
 
-    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
-        """Run `work` as one transaction; a cancelled caller never leaves it half done."""
+    async def close(self) -> None:
+        for connection in {id(c): c for c in (self._tx, self._db) if c is not None}.values():
+            await connection.close()
+        self._tx = self._db = None
 
-        async def run() -> T:
+    # -- the dialect: statements go to the one autocommit connection -----------------------------
+
+    async def _fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self.db.execute_fetchall(sql, params))
+
+    async def _execute(self, sql: str, params: Params = ()) -> int:
+        cursor = await self.db.execute(sql, params)
+        return cursor.rowcount
+
+    async def _write(self, sql: str, params: Params = ()) -> object | None:
+        rows = await self._fetch(sql, params)
+        return rows[0][0] if rows else None
+
+    async def _transaction(self, work: Callable[[Transaction], Awaitable[int]]) -> int:
+        async def run() -> int:
             assert self._tx is not None
             async with self._tx_lock:
                 await self._tx.execute("BEGIN IMMEDIATE")
                 try:
-                    result = await work(self._tx)
+                    result = await work(_Tx(self._tx))
                 except BaseException:
                     await self._tx.execute("ROLLBACK")
                     raise
                 await self._tx.execute("COMMIT")
                 return result
 
+        # A cancelled caller never leaves the transaction half done.
         return await asyncio.shield(run())
 
-    async def close(self) -> None:
-        for connection in {id(c): c for c in (self._tx, self._db) if c is not None}.values():
-            await connection.close()
-        self._tx = self._db = None
 
-    async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
-        params = (key.platform, key.space, key.channel, key.thread or "")
-        cached = self._ids.get(params)
-        if cached is not None:
-            return cached
-        if create:
-            await self.db.execute(
-                "INSERT OR IGNORE INTO conversations (platform, space, channel, thread, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (*params, time.time()),
-            )
-        rows = await self.db.execute_fetchall(
-            "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?", params
-        )
-        for (conversation_id,) in rows:
-            if len(self._ids) >= ID_CACHE_SIZE:
-                self._ids.clear()
-            self._ids[params] = conversation_id
-            return int(conversation_id)
-        return None
+def _prepare_folder(path: Path) -> None:
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file")
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file, not a folder")
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
 
-    async def add_turn(
-        self, key: ConversationKey, turn: Turn, *, if_version: int | None = None
-    ) -> Turn | None:
-        conv = await self._conversation_id(key)
-        created = turn.created_at or time.time()
-        values = (conv, turn.role, turn.author_id, turn.author_name, turn.text, turn.message_id,
-                  turn.tokens, created)
-        columns = "conversation_id, role, author_id, author_name, text, message_id, tokens, created_at"
-        if if_version is None:
-            cur = await self.db.execute(
-                f"INSERT OR IGNORE INTO turns ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
-            )
-        else:
-            cur = await self.db.execute(
-                f"INSERT OR IGNORE INTO turns ({columns}) SELECT ?, ?, ?, ?, ?, ?, ?, ?"
-                " WHERE (SELECT memory_version FROM conversations WHERE id=?) = ?",
-                (*values, conv, if_version),
-            )
-        if cur.rowcount == 0:
-            return None
-        return Turn(**{**turn.__dict__, "id": cur.lastrowid, "created_at": created})
 
-    async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
-        conv = await self._conversation_id(key, create=False)
-        if conv is None:
-            return []
-        rows = await self.db.execute_fetchall(
-            "SELECT role, author_id, author_name, text, tokens, message_id, created_at, id FROM turns"
-            " WHERE conversation_id=? AND id>? ORDER BY id",
-            (conv, after_id),
-        )
-        return [Turn(*row) for row in rows]
-
-    async def summary(self, key: ConversationKey) -> Summary:
-        conv = await self._conversation_id(key, create=False)
-        rows = await self.db.execute_fetchall(
-            "SELECT summary, summary_upto, memory_version FROM conversations WHERE id=?", (conv,)
-        )
-        return next((Summary(*row) for row in rows), Summary())
-
-    async def load(self, key: ConversationKey) -> Snapshot:
-        conv = await self._conversation_id(key, create=False)
-        rows = await self.db.execute_fetchall(
-            "SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
-            " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
-            " FROM conversations c"
-            " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto"
-            " WHERE c.id=? ORDER BY t.id",
-            (conv,),
-        )
-        if not rows:
-            return Snapshot(ConversationSettings(), Summary(), ())
-        persona, model, mode, summary, upto, version = rows[0][:6]
-        turns = tuple(Turn(*row[6:]) for row in rows if row[-1] is not None)
-        return Snapshot(
-            ConversationSettings(persona, model, ChannelMode(mode)), Summary(summary, upto, version), turns
-        )
-
-    async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
-        conv = await self._conversation_id(key)
-        cur = await self.db.execute(
-            "UPDATE conversations SET summary=?, summary_upto=?"
-            " WHERE id=? AND summary_upto=? AND memory_version=?",
-            (new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version),
-        )
-        return cur.rowcount == 1
-
-    async def settings(self, key: ConversationKey) -> ConversationSettings:
-        conv = await self._conversation_id(key, create=False)
-        rows = await self.db.execute_fetchall(
-            "SELECT persona, model, mode FROM conversations WHERE id=?", (conv,)
-        )
-        for persona, model, mode in rows:
-            return ConversationSettings(persona, model, ChannelMode(mode))
-        return ConversationSettings()
-
-    async def update_settings(
-        self,
-        key: ConversationKey,
-        *,
-        persona: str | Literal[False] | None = False,
-        model: str | Literal[False] | None = False,
-        mode: ChannelMode | None = None,
-    ) -> ConversationSettings:
-        conv = await self._conversation_id(key)
-        changes = setting_columns(persona, model, mode)
-        if changes:
-            assignments = ", ".join(f"{column}=?" for column in changes)
-            await self.db.execute(
-                f"UPDATE conversations SET {assignments} WHERE id=?", (*changes.values(), conv)
-            )
-        return await self.settings(key)
-
-    async def reset(self, key: ConversationKey) -> int:
-        conv = await self._conversation_id(key, create=False)
-        if conv is None:
-            return 0
-
-        async def work(tx: aiosqlite.Connection) -> int:
-            deleted = await tx.execute_fetchall(
-                "DELETE FROM turns WHERE conversation_id=? RETURNING id", (conv,)
-            )
-            await tx.execute(
-                "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
-                " WHERE id=?",
-                (conv,),
-            )
-            return len(list(deleted))
-
-        return await self._transaction(work)
-
-    async def forget_user(self, platform: str, user_id: str) -> int:
-        async def work(tx: aiosqlite.Connection) -> int:
-            deleted = list(await tx.execute_fetchall(
-                "DELETE FROM turns WHERE author_id=? AND role='user' AND conversation_id IN"
-                " (SELECT id FROM conversations WHERE platform=?) RETURNING conversation_id",
-                (user_id, platform),
-            ))
-            # Exactly the conversations the deletion touched lose their summaries.
-            touched = sorted({row[0] for row in deleted})
-            if touched:
-                marks = ", ".join("?" for _ in touched)
-                await tx.execute(
-                    "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
-                    f" WHERE id IN ({marks})",
-                    touched,
-                )
-            return len(deleted)
-
-        return await self._transaction(work)
-
-    async def add_usage(
-        self, key: ConversationKey, user_id: str, prompt: int, completion: int, day: str
-    ) -> None:
-        conv = await self._conversation_id(key)
-        await self.db.execute(
-            "INSERT INTO usage (day, conversation_id, platform, space, user_id, prompt_tokens,"
-            " completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (day, conversation_id, user_id) DO UPDATE SET"
-            " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-            " completion_tokens = completion_tokens + excluded.completion_tokens",
-            (day, conv, key.platform, key.space, user_id, prompt, completion),
-        )
-
-    async def _tokens(self, where: str, params: tuple[object, ...]) -> Tokens:
-        rows = await self.db.execute_fetchall(
-            f"SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)"
-            f" FROM usage WHERE {where}",
-            params,
-        )
-        return next((Tokens(prompt, completion) for prompt, completion in rows), Tokens())
-
-    async def usage(self, key: ConversationKey, user_id: str, day: str) -> UsageReport:
-        conv = await self._conversation_id(key)
-        space = (key.platform, key.space)
-        return UsageReport(
-            conversation_today=await self._tokens("conversation_id=? AND day=?", (conv, day)),
-            conversation_total=await self._tokens("conversation_id=?", (conv,)),
-            space_today=await self._tokens("platform=? AND space=? AND day=?", (*space, day)),
-            space_total=await self._tokens("platform=? AND space=?", space),
-            user_today=await self._tokens("platform=? AND user_id=? AND day=?", (key.platform, user_id, day)),
-        )
-
-    async def stats(self, key: ConversationKey) -> MemoryStats:
-        conv = await self._conversation_id(key, create=False)
-        if conv is None:
-            return MemoryStats(0, 0, 0)
-        summary = await self.summary(key)
-        rows = await self.db.execute_fetchall(
-            "SELECT COUNT(*), COALESCE(SUM(tokens), 0), COALESCE(SUM(id <= ?), 0)"
-            " FROM turns WHERE conversation_id=?",
-            (summary.upto_turn_id, conv),
-        )
-        return next((MemoryStats(*row) for row in rows), MemoryStats(0, 0, 0))
-
-    async def claim_event(self, platform: str, event_id: str) -> bool:
-        now = time.time()
-        cur = await self.db.execute(
-            "INSERT OR IGNORE INTO events (platform, event_id, claimed_at) VALUES (?, ?, ?)",
-            (platform, event_id, now),
-        )
-        await self.db.execute("DELETE FROM events WHERE claimed_at < ?", (now - EVENT_RETENTION_SECONDS,))
-        return cur.rowcount == 1
+def _reason(exc: BaseException) -> str:
+    """One line saying what is wrong with the database file, for someone who can fix it."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:] + (f" ({exc.filename})" if exc.filename else "")
+    text = str(exc)
+    if "unable to open" in text:
+        return f"{text}: check that its folder exists and that this user may write there"
+    if "readonly" in text or "read-only" in text:
+        return f"{text}: the file or its folder is read-only for this user"
+    return text or type(exc).__name__

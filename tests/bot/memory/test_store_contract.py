@@ -15,8 +15,10 @@ import pytest
 from bot.config import ConfigError
 from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, Tokens, Turn
 from bot.memory import postgres as pg_backend
+from bot.memory import sql as sql_backend
 from bot.memory import sqlite as sqlite_backend
-from bot.memory.postgres import PostgresStore, advisory_key
+from bot.memory.pglocks import advisory_key
+from bot.memory.postgres import PostgresStore
 from bot.memory.sqlite import SQLiteStore
 from bot.types import ChannelMode, ConversationKey
 from tests.bot.memory.backends import PG_URL, Backend
@@ -344,9 +346,8 @@ async def test_one_replica_wins_a_claim_race(backend: Backend) -> None:
 async def test_old_event_claims_are_pruned(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     store = await backend.open()
     assert await store.claim_event("slack", "Ev-old")
-    for module in (sqlite_backend, pg_backend):
-        # Every claim older than "now" now counts as expired.
-        monkeypatch.setattr(module, "EVENT_RETENTION_SECONDS", -60)
+    # Every claim older than "now" now counts as expired.
+    monkeypatch.setattr(sql_backend, "EVENT_RETENTION_SECONDS", -60)
 
     await store.claim_event("slack", "Ev-new")
 
@@ -406,8 +407,10 @@ async def _waiting_for(key: ConversationKey) -> bool:
         await conn.close()
 
 
-async def test_lock_serialises_two_replicas_on_one_conversation(pg: Backend) -> None:
-    first, second = await pg.open(), await pg.open()
+@pytest.mark.parametrize("where", ["another replica", "the same replica"])
+async def test_lock_serialises_two_turns_on_one_conversation(pg: Backend, where: str) -> None:
+    first = await pg.open()
+    second = await pg.open() if where == "another replica" else first
     entered = asyncio.Event()
 
     async def second_turn() -> None:
@@ -416,7 +419,10 @@ async def test_lock_serialises_two_replicas_on_one_conversation(pg: Backend) -> 
 
     async with first.lock(CHANNEL):
         waiter = asyncio.create_task(second_turn())
-        await until(lambda: _waiting_for(CHANNEL), message="the second replica to queue on the lock")
+        if second is not first:
+            await until(lambda: _waiting_for(CHANNEL), message="the second replica to queue on the lock")
+        for _ in range(3):  # round trips to the server, in which a wrongly granted lock would show
+            await first.turns_after(CHANNEL, 0)
         assert not entered.is_set()
     async with asyncio.timeout(10):
         await waiter
@@ -460,6 +466,17 @@ async def test_a_cancelled_wait_leaves_the_lock_free(pg: Backend) -> None:
         pass
     async with asyncio.timeout(10), first.lock(CHANNEL):
         pass
+
+
+async def test_held_locks_are_not_capped_by_a_connection_pool(pg: Backend) -> None:
+    store = await pg.open()
+    keys = [ConversationKey("discord", "guild-1", f"channel-{i}") for i in range(3 * 20)]
+
+    async with contextlib.AsyncExitStack() as held, asyncio.timeout(10):
+        for key in keys:
+            await held.enter_async_context(store.lock(key))
+        # Queries still have their connections while every lock is held.
+        assert await store.add_turn(CHANNEL, user_turn("still served", "m1")) is not None
 
 
 async def test_an_unreachable_server_is_named_without_the_password() -> None:

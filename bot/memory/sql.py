@@ -1,0 +1,269 @@
+"""What the SQL backends share: every query, the id cache, and turning rows into records.
+
+The statements are written once, with `?` placeholders, in the SQL that SQLite (3.35+) and
+PostgreSQL both accept. A backend supplies only its dialect: its migrations, how a statement
+reaches the database (connections, placeholders, retries) and how a transaction is run.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from bot.memory.base import (
+    ConversationSettings,
+    MemoryStats,
+    MemoryStore,
+    Snapshot,
+    Summary,
+    Tokens,
+    Turn,
+    UsageReport,
+)
+from bot.types import ChannelMode, ConversationKey
+
+EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+ID_CACHE_SIZE = 10_000
+
+Row = Sequence[Any]
+Params = Sequence[object]
+
+TURN_COLUMNS = "role, author_id, author_name, text, tokens, message_id, created_at, id"
+FIND_CONVERSATION = "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?"
+CLEAR_SUMMARY = "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+
+
+class Transaction(Protocol):
+    """The statements a transaction's work runs, all on one connection."""
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+
+def _tokens(where: str) -> str:
+    return (f"CAST(COALESCE(SUM(prompt_tokens) FILTER (WHERE {where}), 0) AS BIGINT),"
+            f" CAST(COALESCE(SUM(completion_tokens) FILTER (WHERE {where}), 0) AS BIGINT)")
+
+
+_IN_CONV, _IN_SPACE, _BY_USER, _TODAY = "conversation_id=?", "space=?", "user_id=?", "day=?"
+USAGE = (
+    f"SELECT {_tokens(f'{_IN_CONV} AND {_TODAY}')}, {_tokens(_IN_CONV)},"
+    f" {_tokens(f'{_IN_SPACE} AND {_TODAY}')}, {_tokens(_IN_SPACE)}, {_tokens(f'{_BY_USER} AND {_TODAY}')}"
+    " FROM usage WHERE platform=? AND (space=? OR user_id=?)"
+)
+
+
+class SQLStore(MemoryStore):
+    """A `MemoryStore` over a SQL database; subclasses implement the four statement runners."""
+
+    def __init__(self) -> None:
+        # Conversation rows are never deleted, so their ids can be remembered (up to a bound).
+        self._ids: dict[tuple[str, str, str, str], int] = {}
+
+    # -- the dialect ----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def _fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        """Rows of a read, or of a write that is safe to run twice."""
+
+    @abstractmethod
+    async def _execute(self, sql: str, params: Params = ()) -> int:
+        """Run a write that is safe to run twice; the number of rows it touched."""
+
+    @abstractmethod
+    async def _write(self, sql: str, params: Params = ()) -> object | None:
+        """Run a write whose RETURNING gives at most one row; its first value, or None.
+
+        A backend that retries after a lost connection must not apply the write twice."""
+
+    @abstractmethod
+    async def _transaction(self, work: Callable[[Transaction], Awaitable[int]]) -> int:
+        """Run `work` as one transaction, whole or not at all, even if the caller is cancelled.
+
+        A backend that retries after a lost connection returns the first run's result."""
+
+    # -- conversations --------------------------------------------------------------------------
+
+    async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None:
+        params = (key.platform, key.space, key.channel, key.thread or "")
+        cached = self._ids.get(params)
+        if cached is not None:
+            return cached
+        rows: list[Row] = []
+        if create:
+            rows = await self._fetch(
+                "INSERT INTO conversations (platform, space, channel, thread, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                (*params, time.time()),
+            )
+        if not rows:  # not asked to create it, or another replica created it first
+            rows = await self._fetch(FIND_CONVERSATION, params)
+        if not rows:
+            return None
+        if len(self._ids) >= ID_CACHE_SIZE:
+            self._ids.clear()
+        conversation_id = int(rows[0][0])
+        self._ids[params] = conversation_id
+        return conversation_id
+
+    async def _conversation_row(self, key: ConversationKey, columns: str) -> Row | None:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return None
+        rows = await self._fetch(f"SELECT {columns} FROM conversations WHERE id=?", (conv,))
+        return rows[0] if rows else None
+
+    # -- turns ----------------------------------------------------------------------------------
+
+    async def add_turn(
+        self, key: ConversationKey, turn: Turn, *, if_version: int | None = None
+    ) -> Turn | None:
+        conv = await self._conversation_id(key)
+        created = turn.created_at or time.time()
+        values: tuple[object, ...] = (conv, turn.role, turn.author_id, turn.author_name, turn.text,
+                                      turn.message_id, turn.tokens, created)
+        source = "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        if if_version is not None:
+            source = ("SELECT ?, ?, ?, ?, ?, ?, ?, ?"
+                      " WHERE (SELECT memory_version FROM conversations WHERE id=?) = ?")
+            values = (*values, conv, if_version)
+        turn_id = await self._write(
+            "INSERT INTO turns (conversation_id, role, author_id, author_name, text, message_id, tokens,"
+            f" created_at) {source} ON CONFLICT DO NOTHING RETURNING id",
+            values,
+        )
+        if turn_id is None:
+            return None
+        return Turn(**{**turn.__dict__, "id": int(str(turn_id)), "created_at": created})
+
+    async def turns_after(self, key: ConversationKey, after_id: int) -> list[Turn]:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return []
+        rows = await self._fetch(
+            f"SELECT {TURN_COLUMNS} FROM turns WHERE conversation_id=? AND id>? ORDER BY id", (conv, after_id)
+        )
+        return [Turn(*row) for row in rows]
+
+    async def load(self, key: ConversationKey) -> Snapshot:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return Snapshot(ConversationSettings(), Summary(), ())
+        rows = await self._fetch(
+            "SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
+            " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
+            " FROM conversations c"
+            " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto"
+            " WHERE c.id=? ORDER BY t.id",
+            (conv,),
+        )
+        if not rows:
+            return Snapshot(ConversationSettings(), Summary(), ())
+        persona, model, mode, summary, upto, version = rows[0][:6]
+        turns = tuple(Turn(*row[6:]) for row in rows if row[-1] is not None)
+        return Snapshot(
+            ConversationSettings(persona, model, ChannelMode(mode)), Summary(summary, upto, version), turns
+        )
+
+    # -- summary and settings -------------------------------------------------------------------
+
+    async def summary(self, key: ConversationKey) -> Summary:
+        row = await self._conversation_row(key, "summary, summary_upto, memory_version")
+        return Summary(row[0], row[1], row[2]) if row else Summary()
+
+    async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
+        conv = await self._conversation_id(key)
+        touched = await self._execute(
+            "UPDATE conversations SET summary=?, summary_upto=?"
+            " WHERE id=? AND summary_upto=? AND memory_version=?",
+            (new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version),
+        )
+        return touched == 1
+
+    async def settings(self, key: ConversationKey) -> ConversationSettings:
+        row = await self._conversation_row(key, "persona, model, mode")
+        return ConversationSettings(row[0], row[1], ChannelMode(row[2])) if row else ConversationSettings()
+
+    async def _store_settings(self, key: ConversationKey, changes: dict[str, object]) -> None:
+        conv = await self._conversation_id(key)
+        assignments = ", ".join(f"{column}=?" for column in changes)
+        await self._execute(f"UPDATE conversations SET {assignments} WHERE id=?", (*changes.values(), conv))
+
+    # -- deletions ------------------------------------------------------------------------------
+
+    async def reset(self, key: ConversationKey) -> int:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return 0
+
+        async def work(tx: Transaction) -> int:
+            deleted = await tx.fetch("DELETE FROM turns WHERE conversation_id=? RETURNING id", (conv,))
+            await tx.fetch(f"{CLEAR_SUMMARY} WHERE id=?", (conv,))
+            return len(deleted)
+
+        return await self._transaction(work)
+
+    async def forget_user(self, platform: str, user_id: str) -> int:
+        async def work(tx: Transaction) -> int:
+            deleted = await tx.fetch(
+                "DELETE FROM turns WHERE author_id=? AND role='user' AND conversation_id IN"
+                " (SELECT id FROM conversations WHERE platform=?) RETURNING conversation_id",
+                (user_id, platform),
+            )
+            # Exactly the conversations the deletion touched lose their summaries: a turn written
+            # between two statements cannot be deleted without its conversation being cleared too.
+            touched = sorted({row[0] for row in deleted})
+            if touched:
+                marks = ", ".join("?" for _ in touched)
+                await tx.fetch(f"{CLEAR_SUMMARY} WHERE id IN ({marks})", touched)
+            return len(deleted)
+
+        return await self._transaction(work)
+
+    # -- usage, stats, events -------------------------------------------------------------------
+
+    async def add_usage(
+        self, key: ConversationKey, user_id: str, prompt: int, completion: int, day: str
+    ) -> None:
+        conv = await self._conversation_id(key)
+        await self._write(
+            "INSERT INTO usage (day, conversation_id, platform, space, user_id, prompt_tokens,"
+            " completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (day, conversation_id, user_id) DO UPDATE SET"
+            " prompt_tokens = usage.prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = usage.completion_tokens + excluded.completion_tokens RETURNING 1",
+            (day, conv, key.platform, key.space, user_id, prompt, completion),
+        )
+
+    async def usage(self, key: ConversationKey, user_id: str, day: str) -> UsageReport:
+        conv = await self._conversation_id(key, create=False)
+        # Each filter appears twice in USAGE: once for prompt tokens, once for completion tokens.
+        space = key.space
+        params = ((conv, day) * 2 + (conv,) * 2 + (space, day) * 2 + (space,) * 2 + (user_id, day) * 2
+                  + (key.platform, space, user_id))
+        rows = await self._fetch(USAGE, params)
+        values = list(rows[0]) if rows else [0] * 10
+        return UsageReport(*(Tokens(values[i], values[i + 1]) for i in range(0, 10, 2)))
+
+    async def stats(self, key: ConversationKey) -> MemoryStats:
+        conv = await self._conversation_id(key, create=False)
+        if conv is None:
+            return MemoryStats(0, 0, 0)
+        rows = await self._fetch(
+            "SELECT COUNT(t.id), CAST(COALESCE(SUM(t.tokens), 0) AS BIGINT),"
+            " COUNT(t.id) FILTER (WHERE t.id <= c.summary_upto)"
+            " FROM conversations c JOIN turns t ON t.conversation_id = c.id WHERE c.id=?",
+            (conv,),
+        )
+        return MemoryStats(*rows[0]) if rows else MemoryStats(0, 0, 0)
+
+    async def claim_event(self, platform: str, event_id: str) -> bool:
+        now = time.time()
+        claimed = await self._write(
+            "INSERT INTO events (platform, event_id, claimed_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING RETURNING 1",
+            (platform, event_id, now),
+        )
+        await self._execute("DELETE FROM events WHERE claimed_at < ?", (now - EVENT_RETENTION_SECONDS,))
+        return claimed is not None
