@@ -23,7 +23,7 @@ from bot.lifecycle import Answer, Lifecycle, last_words
 from bot.limits import UserLimit
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
-from bot.memory import MemoryStore, Turn, open_store
+from bot.memory import MemoryStore, MemoryUnavailable, Turn, open_store
 from bot.reply import Reply
 from bot.summary import Summariser
 from bot.text import storable
@@ -161,6 +161,12 @@ class ConversationCore:
                 answer.closed = True
                 await last_words(_quietly(reply.fail(sentences.STOPPED_BEFORE_ANSWER)))
             raise
+        except MemoryUnavailable as exc:
+            # Once the answer is shown, a memory that could not keep it is the operator's news.
+            log.warning("memory unavailable in %s: %s", incoming.key, exc)
+            if not answer.closed:
+                await _quietly(reply.fail(sentences.MEMORY_UNAVAILABLE))
+            return Outcome.FAILED
         except Exception:
             log.exception("failed to handle a message in %s", incoming.key)
             if not answer.closed:

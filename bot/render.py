@@ -85,13 +85,18 @@ def cut_point(line: str, room: int, start: int = 0) -> int:
     """Where to cut `line` so that its head, `line[:cut]`, is at most `room` long, `start` < cut.
 
     Just after the last space in the second half of the room if there is one, else as far as the
-    room goes; never inside a fence, whose backticks would then count differently on each side.
+    room goes; never inside a fence, whose backticks would then count differently on each side,
+    nor between a fence and its language.
     """
     room = max(start + 1, min(room, len(line) - 1))
     for index in range(room - 1, max(start, room // 2) - 1, -1):
         if line[index] == " ":
             return index + 1
-    inside = {at + offset for at in fences(line) for offset in (1, 2)}
+    # Not between a fence's backticks, nor between an opening fence and its language word.
+    inside: set[int] = set()
+    for at in fences(line):
+        end = len(line) if _LANGUAGE.fullmatch(line, at + len(FENCE)) else at + len(FENCE)
+        inside.update(range(at + 1, end))
     cut = room
     while cut in inside and cut - 1 > start:
         cut -= 1

@@ -11,6 +11,7 @@ INTERRUPTED_MARK = "\n\n*(reply interrupted)*"
 STOPPED_BEFORE_ANSWER = "I was stopped before I could answer; please ask again."
 EMPTY_ANSWER = "Qwen sent back an empty answer; please try again."
 INTERNAL_ERROR = "Something went wrong on my side; please try again."
+MEMORY_UNAVAILABLE = "I can't reach my memory right now; please try again in a moment."
 MESSAGE_CUT = ("Your message was longer than my {budget:,}-token memory budget, so I read only its "
                "beginning.")
 RATE_LIMITED = "You're sending messages faster than I can keep up with; please wait a minute."

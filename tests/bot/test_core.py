@@ -4,8 +4,8 @@ import asyncio
 
 from bot.core import ConversationCore, Outcome
 from bot.llm import MESSAGES
-from bot.memory import Turn
-from bot.sentences import EMPTY_ANSWER, INTERRUPTED_MARK
+from bot.memory import MemoryUnavailable, Turn
+from bot.sentences import EMPTY_ANSWER, INTERRUPTED_MARK, MEMORY_UNAVAILABLE
 from bot.types import Attachment, AttachmentKind, Author, ConversationKey, Incoming, Trigger
 from bot.usage import today
 from tests.conftest import RecordingReply
@@ -341,3 +341,29 @@ async def test_a_slow_partial_update_does_not_hold_a_model_slot(make_settings, q
         release.set()
         await first
         await core.close()
+
+
+async def test_memory_lost_after_the_answer_is_shown_adds_no_second_message(
+    core: ConversationCore, monkeypatch
+) -> None:
+    add_turn = core.store.add_turn
+
+    async def refuse_answers(key, turn, **options):  # type: ignore[no-untyped-def]
+        if turn.role == "assistant":
+            raise MemoryUnavailable("connection lost twice")
+        return await add_turn(key, turn, **options)
+
+    monkeypatch.setattr(core.store, "add_turn", refuse_answers)
+    reply = RecordingReply()
+    assert await core.handle(message("hi"), reply) is Outcome.FAILED
+    assert reply.final == "Hello from fake Qwen." and reply.failure is None
+
+
+async def test_memory_lost_before_the_answer_says_so_in_one_sentence(core: ConversationCore, monkeypatch):
+    async def unavailable(*args, **options):  # type: ignore[no-untyped-def]
+        raise MemoryUnavailable("connection lost twice")
+
+    monkeypatch.setattr(core.store, "load", unavailable)
+    reply = RecordingReply()
+    assert await core.handle(message("hi"), reply) is Outcome.FAILED
+    assert reply.final is None and reply.failure == MEMORY_UNAVAILABLE

@@ -98,3 +98,12 @@ def test_a_long_language_is_not_repeated_in_continuations() -> None:
 def test_a_limit_too_small_for_fences_is_refused() -> None:
     with pytest.raises(ValueError, match="limit"):
         split("text", 10)
+
+
+def test_a_long_line_is_never_cut_between_a_fence_and_its_language() -> None:
+    text = "0" * 1009 + "```python"
+    done = ""
+    for piece in split(text, 40):
+        done += piece.body
+        assert piece.closes == open_fence(done)
+    assert done == text

@@ -50,7 +50,9 @@ async def test_a_message_with_unstorable_characters_is_answered_and_remembered(
     assert "\x00" not in sent and storable(text) in sent
 
 
-async def test_an_answer_with_a_nul_is_shown_and_remembered_once(core_on: ConversationCore, qwen: FakeQwen) -> None:
+async def test_an_answer_with_a_nul_is_shown_and_remembered_once(
+    core_on: ConversationCore, qwen: FakeQwen
+) -> None:
     qwen.queue(Script("before\x00after"))
     reply = RecordingReply()
     assert await core_on.handle(message("hi"), reply) is Outcome.ANSWERED
