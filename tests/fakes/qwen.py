@@ -31,6 +31,11 @@ class Script:
     error_after: int | None = None  # send an in-stream error event (error_code) after this many chunks
     prompt_tokens: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Faults a misbehaving model server shows:
+    bad_chunk: str | None = None  # a raw `data:` payload sent after `bad_after` chunks, e.g. "{not json"
+    bad_after: int = 0
+    keepalive: float = 0.0  # while waiting `first_delay`, send an SSE comment this often (seconds)
+    reasoning: str = ""  # streamed as `reasoning_content`, one chunk per word, before the text
 
     def pieces(self) -> list[str]:
         if not self.text:
@@ -118,9 +123,13 @@ class FakeQwen:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         if script.first_delay:
-            await asyncio.sleep(script.first_delay)
+            await self._wait_first(response, script)
+        for thought in script.reasoning.split(" ") if script.reasoning else []:
+            await response.write(self._event(body, {"reasoning_content": thought, "role": "assistant"}, None))
         pieces = script.pieces()
         for index, piece in enumerate(pieces):
+            if script.bad_chunk is not None and index == script.bad_after:
+                await response.write(f"data: {script.bad_chunk}\n\n".encode())
             if script.error_after is not None and index >= script.error_after:
                 error = {"code": script.error_code, "message": script.error_message}
                 await response.write(f"data: {json.dumps({'error': error})}\n\n".encode())
@@ -143,6 +152,15 @@ class FakeQwen:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    async def _wait_first(self, response: web.StreamResponse, script: Script) -> None:
+        if not script.keepalive:
+            await asyncio.sleep(script.first_delay)
+            return
+        until = time.perf_counter() + script.first_delay
+        while (left := until - time.perf_counter()) > 0:
+            await response.write(b": keep-alive\n\n")
+            await asyncio.sleep(min(left, script.keepalive))
 
     def _base(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
