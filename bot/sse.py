@@ -84,11 +84,12 @@ def chunk_events(payload: bytes) -> list[str | Usage]:
     events: list[str | Usage] = []
     choices = chunk.get("choices")
     usage = chunk.get("usage")
-    if choices is None and not usage:
-        raise StreamFault("a chunk without choices")
-    if choices:
-        if type(choices) is not list:
-            raise StreamFault("choices that are not a list")
+    if choices is None:
+        if not usage:
+            raise StreamFault("a chunk without choices")
+    elif type(choices) is not list:
+        raise StreamFault("choices that are not a list")
+    else:
         for choice in choices:
             if type(choice) is not dict:
                 raise StreamFault("a choice that is not an object")
