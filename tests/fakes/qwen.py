@@ -187,9 +187,12 @@ class FakeQwen:
         }
 
 
-async def _serve_forever(port: int) -> None:
+async def _serve_forever(port: int, words: int) -> None:
     server = FakeQwen()
     server.port = port
+    if words:
+        answer = " ".join(f"word{i}" for i in range(words))
+        server.responder = lambda body: Script(text=answer)
     app = web.Application()
     app.router.add_post("/v1/chat/completions", server._chat)
     runner = web.AppRunner(app, access_log=None)
@@ -203,7 +206,9 @@ async def _serve_forever(port: int) -> None:
 
 
 if __name__ == "__main__":
-    # `python -m tests.fakes.qwen` serves the default zero-delay answer, for benchmarks in another process.
+    # `python -m tests.fakes.qwen [PORT] [WORDS]` serves a zero-delay answer (the default one, or
+    # WORDS words streamed one chunk each), for benchmarks in another process.
     import sys
 
-    asyncio.run(_serve_forever(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    asyncio.run(_serve_forever(int(sys.argv[1]) if len(sys.argv) > 1 else 0,
+                               int(sys.argv[2]) if len(sys.argv) > 2 else 0))
