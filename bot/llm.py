@@ -161,57 +161,66 @@ class QwenClient:
         self, messages: Sequence[dict[str, Any]], model: str, *, max_tokens: int | None = None
     ) -> AsyncIterator[str | Usage]:
         """Yield text deltas, then one `Usage` if the server reports it."""
+        async with self.slots.call() as slot, AsyncExitStack() as stack:
+            body, decoder, payloads = await self._connect(stack, messages, model, max_tokens)
+            slot.started()
+            # The hot loop: one orjson parse per chunk, no SDK models, no task per read.
+            idle = self.settings.qwen_idle_timeout
+            got_text = False
+            try:
+                while payloads is not None:
+                    for payload in payloads:
+                        if payload == DONE:
+                            await _drain(body)
+                            return
+                        for event in chunk_events(payload):
+                            if not got_text and event.__class__ is str:
+                                got_text = True
+                            yield event
+                    # Never across a yield: the timeout must not fire while the caller works.
+                    async with asyncio.timeout(idle):
+                        payloads = await _read(body, decoder)
+            except (TimeoutError, _TransportError, StreamFault, StreamErrorEvent) as exc:
+                failure = classify(exc, model)
+                log.warning("stream from %s broke%s: %s", model, " after some text" if got_text else "",
+                            _describe(exc))
+                # Moderation can stop an answer half-way: then the half is refused too, not kept.
+                if got_text and failure.kind != "content_refused":
+                    raise StreamInterrupted() from None
+                raise failure from None
+
+    async def _connect(
+        self, stack: AsyncExitStack, messages: Sequence[dict[str, Any]], model: str,
+        max_tokens: int | None,
+    ) -> tuple[AsyncIterator[bytes], SSEDecoder, list[bytes] | None]:
+        """Open the stream and read its first event, retrying within the first-token budget."""
         settings = self.settings
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.first_token_budget
         rate_wait_left = settings.qwen_rate_limit_wait
         retries = 0
-        async with self.slots.call() as slot:
-            while True:
-                async with AsyncExitStack() as stack:
-                    try:
-                        attempt_end = min(deadline, loop.time() + settings.qwen_first_token_timeout)
-                        async with asyncio.timeout_at(attempt_end):
-                            body, decoder, payloads = await self._open(stack, messages, model, max_tokens)
-                    except (TimeoutError, openai.OpenAIError, _TransportError) as exc:
-                        failure = classify(exc, model)
-                        pause = self._retry_pause(exc, failure, retries, deadline - loop.time(),
-                                                  rate_wait_left)
-                        if pause is None:
-                            log.warning("model call to %s failed: %s (%s)", model, failure.kind,
-                                        _describe(exc))
-                            raise failure from None
-                        log.warning("model call to %s failed: %s (%s); retrying in %.1fs", model,
-                                    failure.kind, _describe(exc), pause)
-                        retries += 1
-                        if failure.kind == "rate_limited":
-                            rate_wait_left -= pause
-                    else:
-                        slot.started()
-                        # The hot loop: one orjson parse per chunk, no SDK models.
-                        got_text = False
-                        idle = settings.qwen_idle_timeout
-                        try:
-                            while payloads is not None:
-                                for payload in payloads:
-                                    if payload == DONE:
-                                        return
-                                    for event in chunk_events(payload):
-                                        if not got_text and event.__class__ is str:
-                                            got_text = True
-                                        yield event
-                                async with asyncio.timeout(idle):
-                                    payloads = await _read(body, decoder)
-                        except (TimeoutError, _TransportError, StreamFault, StreamErrorEvent) as exc:
-                            failure = classify(exc, model)
-                            log.warning("stream from %s broke%s: %s", model,
-                                        " after some text" if got_text else "", _describe(exc))
-                            # Moderation can stop an answer half-way: then the half is refused too.
-                            if got_text and failure.kind != "content_refused":
-                                raise StreamInterrupted() from None
-                            raise failure from None
-                        return
-                await asyncio.sleep(pause)
+        while True:
+            async with AsyncExitStack() as attempt:
+                try:
+                    async with asyncio.timeout_at(
+                        min(deadline, loop.time() + settings.qwen_first_token_timeout)
+                    ):
+                        opened = await self._open(attempt, messages, model, max_tokens)
+                except (TimeoutError, openai.OpenAIError, _TransportError) as exc:
+                    failure = classify(exc, model)
+                    pause = self._retry_pause(exc, failure, retries, deadline - loop.time(), rate_wait_left)
+                    if pause is None:
+                        log.warning("model call to %s failed: %s (%s)", model, failure.kind, _describe(exc))
+                        raise failure from None
+                    log.warning("model call to %s failed: %s (%s); retrying in %.1fs", model, failure.kind,
+                                _describe(exc), pause)
+                    retries += 1
+                    if failure.kind == "rate_limited":
+                        rate_wait_left -= pause
+                else:
+                    await stack.enter_async_context(attempt.pop_all())  # the caller closes the response
+                    return opened
+            await asyncio.sleep(pause)
 
     async def _open(
         self, stack: AsyncExitStack, messages: Sequence[dict[str, Any]], model: str,
@@ -284,6 +293,16 @@ async def _read(body: AsyncIterator[bytes], decoder: SSEDecoder) -> list[bytes] 
         rest = decoder.flush()
         return rest or None
     return decoder.feed(raw)
+
+
+async def _drain(body: AsyncIterator[bytes]) -> None:
+    """Read what follows `[DONE]`, so that the connection goes back to the pool, not closed."""
+    try:
+        async with asyncio.timeout(0.1):
+            async for _ in body:
+                pass
+    except Exception:  # a server that keeps the body open, or drops it now, costs only the connection
+        pass
 
 
 def _describe(exc: BaseException) -> str:

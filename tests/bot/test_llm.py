@@ -392,3 +392,10 @@ async def test_calls_beyond_the_limit_wait_for_a_slot(make_settings, qwen: FakeQ
     finally:
         await client.close()
     assert qwen.max_in_flight == 1
+
+
+async def test_finished_streams_give_their_connection_back_for_the_next_call(client: QwenClient,
+                                                                             qwen: FakeQwen):
+    for _ in range(3):
+        await collect(client)
+    assert len(qwen.client_ports) == 1

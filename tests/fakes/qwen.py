@@ -65,6 +65,7 @@ class FakeQwen:
         self.request_times: list[float] = []
         self.first_token_times: list[float] = []
         self.auth_headers: list[str] = []
+        self.client_ports: set[int] = set()  # one per TCP connection the client opened
         self.in_flight = 0
         self.max_in_flight = 0
         self._runner: web.AppRunner | None = None
@@ -109,6 +110,9 @@ class FakeQwen:
         self.requests.append(body)
         self.request_times.append(time.perf_counter())
         self.auth_headers.append(request.headers.get("Authorization", ""))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.client_ports.add(peer[1])
         script = self.scripts.popleft() if self.scripts else self.responder(body)
         if script.status != 200:
             headers = dict(script.headers)
