@@ -230,7 +230,11 @@ class QwenClient:
         response = await stack.enter_async_context(
             self._streaming.chat.completions.with_streaming_response.create(
                 model=model,
-                messages=list(messages),  # type: ignore[arg-type]
+                # The SDK walks `messages` through its TypedDict transformer, which renames nothing in
+                # plain chat messages yet cost 70 % of a short turn's CPU; `extra_body` is sent as is
+                # and replaces this empty list in the request body.
+                messages=[],
+                extra_body={"messages": list(messages)},
                 stream=True,
                 stream_options={"include_usage": True},
                 max_completion_tokens=max_tokens or self.settings.max_output_tokens,
