@@ -241,7 +241,7 @@ class QwenClient:
             )
         )
         body = response.http_response.aiter_bytes()
-        stack.push_async_callback(body.aclose)  # type: ignore[attr-defined]
+        stack.push_async_callback(body.aclose)
         decoder = SSEDecoder()
         # Keep-alive comments are not a first token: wait for a real event.
         payloads: list[bytes] | None = []
