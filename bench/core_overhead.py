@@ -44,7 +44,11 @@ class NullReply(Reply):
         return None
 
     async def fail(self, message: str) -> None:
-        raise RuntimeError(message)
+        FAILURES.append(message)
+
+
+#: Sentences the core answered with instead of an answer: a run with any measures nothing useful.
+FAILURES: list[str] = []
 
 
 class Measured:
@@ -98,6 +102,8 @@ async def core_rate(base_url: str, turns: int, conversations: int, database: Pat
     await asyncio.gather(*(worker(range(i, turns, parallel)) for i in range(parallel)))
     measured = Measured(turns, time.perf_counter() - start, time.process_time() - cpu)
     await core.close()
+    if FAILURES:
+        raise SystemExit(f"{len(FAILURES)} turns failed, the first with: {FAILURES[0]}")
     return measured
 
 
