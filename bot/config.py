@@ -68,9 +68,11 @@ class Settings(EnvSettings):
     #: Seconds a stopping bot lets answers under way finish before it ends them itself.
     shutdown_grace: float = Field(default=10.0, ge=0)
     qwen_connect_timeout: float = Field(default=10.0, gt=0)
-    qwen_first_token_timeout: float = Field(default=60.0, gt=0)
+    qwen_first_token_timeout: float = Field(default=15.0, gt=0)
     qwen_idle_timeout: float = Field(default=30.0, gt=0)
     qwen_max_retries: int = Field(default=2, ge=0)
+    qwen_stall_grace: float = Field(default=3.0, gt=0)
+    qwen_rate_limit_wait: float = Field(default=20.0, ge=0)
     log_level: str = "INFO"
 
     @field_validator("qwen_api_key", mode="before")
@@ -117,6 +119,17 @@ class Settings(EnvSettings):
         if chosen and chosen in self.qwen_models:
             return chosen
         return self.qwen_model
+
+    @property
+    def first_token_budget(self) -> float:
+        """Worst-case seconds from a streaming call to its first token or its error, retries included.
+
+        Every try waits at most `qwen_first_token_timeout`, with the backoff between tries; the
+        client enforces this total as a deadline, so waits for a 429's `Retry-After` fit inside it.
+        """
+        retries = self.qwen_max_retries
+        backoff = sum(min(8.0, 0.5 * 2**attempt) for attempt in range(retries))
+        return (retries + 1) * self.qwen_first_token_timeout + backoff
 
     @property
     def api_key(self) -> str:

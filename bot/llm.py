@@ -1,32 +1,37 @@
 """A thin streaming client for Qwen's OpenAI-compatible API.
 
-It yields text deltas and a final `Usage`, retries a stream that produced nothing within the
-first-token timeout, and turns every failure into an `LLMError` carrying one short sentence a
-chat user can read. A stream that breaks after text arrived raises `StreamInterrupted` instead,
-so the caller can keep what it has.
+It yields text deltas and a final `Usage`, and turns every failure into an `LLMError` carrying one
+short sentence a chat user can read. A stream that breaks after text arrived raises
+`StreamInterrupted` instead, so the caller can keep what it has.
+
+The SDK builds and sends the request (auth, headers, status errors); the event stream is read
+from its raw response and parsed in `bot.sse`, which costs a fraction of the SDK's per-chunk
+models. Retries before the first token are ours, not the SDK's, so that their total wait has one
+bound (`Settings.first_token_budget`) and a 429 is never mistaken for a slow model. Every call
+holds one of the client's `CallSlots`, which a call without a first token gives back after
+`QWEN_STALL_GRACE`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
 from typing import Any
 
-import httpx2
 import openai
 from openai import AsyncOpenAI
 
 from bot.config import Settings
+from bot.slots import CallSlots
+from bot.sse import DONE, SSEDecoder, StreamErrorEvent, StreamFault, Usage, chunk_events
+
+__all__ = ["MESSAGES", "LLMError", "QwenClient", "StreamInterrupted", "Usage", "classify"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
 
 
 class LLMError(Exception):
@@ -42,6 +47,10 @@ class StreamInterrupted(Exception):
     """The stream broke after some text had arrived."""
 
 
+class _TransportError(Exception):
+    """Reading the response body failed (the connection dropped, or the socket timed out)."""
+
+
 MESSAGES = {
     "auth": "Qwen rejected the bot's API key (401), so I can't answer; the bot's operator needs to fix it.",
     "rate_limited": "Qwen is rate-limiting me right now; please try again in a minute.",
@@ -51,66 +60,99 @@ MESSAGES = {
     "timeout": "Qwen took too long to answer; please try again.",
     "unreachable": "I can't reach Qwen right now; please try again shortly.",
     "server_error": "Qwen had an internal error; please try again.",
+    "bad_stream": "Qwen sent an answer I couldn't read; please try again.",
     "bad_request": "Qwen couldn't process this request ({detail}).",
     "unknown": "Something went wrong while asking Qwen; please try again.",
 }
 
+#: Failures before the first token that another try may cure; a 429 has rules of its own.
+RETRYABLE = frozenset({"timeout", "unreachable", "server_error"})
 
-def _error_code(exc: openai.APIError) -> str:
+
+def _error(kind: str, model: str, **fields: str) -> LLMError:
+    return LLMError(kind, MESSAGES[kind].format(model=model, **fields))
+
+
+def _from_error_object(code: str, message: str, status: int | None, model: str) -> LLMError:
+    """Classify an error by the code and message in its body, and its HTTP status if any."""
+    text = f"{code} {message}".lower()
+    if "data_inspection_failed" in text or "inappropriate" in text:
+        return _error("content_refused", model)
+    if "arrearage" in text:
+        return _error("arrearage", model)
+    if status == 404 or "model_not_found" in text or (
+        "model" in text and ("not exist" in text or "not found" in text or "unknown" in text)
+    ):
+        return _error("unknown_model", model)
+    if status is not None and status >= 500:
+        return _error("server_error", model)
+    return _error("bad_request", model, detail=code or (f"HTTP {status}" if status else "stream error"))
+
+
+def _error_code(body: object) -> str:
     # A status error's body is {"error": {...}}; an error sent inside the stream is the inner dict.
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body)
+    error = body.get("error", body) if isinstance(body, dict) else None
     if isinstance(error, dict):
         return str(error.get("code") or error.get("type") or "")
     return ""
 
 
 def classify(exc: BaseException, model: str) -> LLMError:
-    """Map an SDK exception to an `LLMError` with a short sentence for the chat."""
-
-    def error(kind: str, **fields: str) -> LLMError:
-        return LLMError(kind, MESSAGES[kind].format(model=model, **fields))
-
+    """Map an SDK or stream exception to an `LLMError` with a short sentence for the chat."""
     if isinstance(exc, LLMError):
         return exc
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return error("auth")
+        return _error("auth", model)
     if isinstance(exc, openai.RateLimitError):
-        return error("rate_limited")
+        return _error("rate_limited", model)
     if isinstance(exc, openai.APITimeoutError | TimeoutError):
-        return error("timeout")
-    if isinstance(exc, openai.APIConnectionError):
-        return error("unreachable")
+        return _error("timeout", model)
+    if isinstance(exc, openai.APIConnectionError | _TransportError):
+        return _error("unreachable", model)
+    if isinstance(exc, StreamFault):
+        return _error("bad_stream", model)
+    if isinstance(exc, StreamErrorEvent):
+        code = str(exc.error.get("code") or exc.error.get("type") or "")
+        return _from_error_object(code, str(exc.error.get("message") or ""), None, model)
     if isinstance(exc, openai.APIError):
-        code = _error_code(exc)
-        text = f"{code} {exc.message}".lower()
-        if "data_inspection_failed" in text or "inappropriate" in text:
-            return error("content_refused")
-        if "arrearage" in text:
-            return error("arrearage")
-        if isinstance(exc, openai.NotFoundError) or "model_not_found" in text or (
-            "model" in text and ("not exist" in text or "not found" in text or "unknown" in text)
-        ):
-            return error("unknown_model")
         status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
-        if status is not None and status >= 500:
-            return error("server_error")
-        return error("bad_request", detail=code or (f"HTTP {status}" if status else "stream error"))
-    return error("unknown")
+        return _from_error_object(_error_code(exc.body), exc.message, status, model)
+    return _error("unknown", model)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait (`retry-after-ms` or `Retry-After`), if it said."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / divisor)
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is not None:
+                return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+    return None
 
 
 class QwenClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.slots = CallSlots(settings.max_concurrent_replies, settings.qwen_stall_grace)
         self.client = AsyncOpenAI(
             api_key=settings.api_key,
             base_url=settings.qwen_base_url,
             max_retries=settings.qwen_max_retries,
-            timeout=httpx2.Timeout(
+            timeout=openai.Timeout(
                 max(settings.qwen_first_token_timeout, settings.qwen_idle_timeout),
                 connect=settings.qwen_connect_timeout,
             ),
         )
+        # Same connection pool; streaming retries are ours (see `_retry_pause`).
+        self._streaming = self.client.with_options(max_retries=0)
 
     async def close(self) -> None:
         await self.client.close()
@@ -119,85 +161,158 @@ class QwenClient:
         self, messages: Sequence[dict[str, Any]], model: str, *, max_tokens: int | None = None
     ) -> AsyncIterator[str | Usage]:
         """Yield text deltas, then one `Usage` if the server reports it."""
-        settings = self.settings
-        attempts = settings.qwen_max_retries + 1
-        for attempt in range(attempts):
+        async with self.slots.call() as slot, AsyncExitStack() as stack:
+            body, decoder, payloads = await self._connect(stack, messages, model, max_tokens)
+            slot.started()
+            # The hot loop: one orjson parse per chunk, no SDK models, no task per read.
+            idle = self.settings.qwen_idle_timeout
+            got_text = False
             try:
-                stream, first = await asyncio.wait_for(
-                    self._open(messages, model, max_tokens), settings.qwen_first_token_timeout
-                )
-                break
-            except TimeoutError:
-                log.warning("no first token from %s within %.0fs (try %d)", model,
-                            settings.qwen_first_token_timeout, attempt + 1)
-                if attempt + 1 == attempts:
-                    raise classify(TimeoutError(), model) from None
-                await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
-            except openai.OpenAIError as exc:
-                raise classify(exc, model) from exc
-        got_text = False
-        try:
-            chunk = first
-            while chunk is not None:
-                for event in _events(chunk):
-                    got_text = got_text or isinstance(event, str)
-                    yield event
-                # asyncio.timeout, not wait_for: no extra task per chunk on the hot path.
-                async with asyncio.timeout(settings.qwen_idle_timeout):
-                    chunk = await anext(stream, None)
-        except (TimeoutError, openai.OpenAIError, httpx2.HTTPError) as exc:
-            log.warning("stream from %s broke: %r", model, exc)
-            failure = classify(exc, model)
-            # Moderation can stop an answer half-way: then the half is refused too, not kept.
-            if got_text and failure.kind != "content_refused":
-                raise StreamInterrupted() from exc
-            raise failure from exc
-        finally:
-            await stream.close()
+                while payloads is not None:
+                    for payload in payloads:
+                        if payload == DONE:
+                            await _drain(body)
+                            return
+                        for event in chunk_events(payload):
+                            if not got_text and event.__class__ is str:
+                                got_text = True
+                            yield event
+                    # Never across a yield: the timeout must not fire while the caller works.
+                    async with asyncio.timeout(idle):
+                        payloads = await _read(body, decoder)
+            except (TimeoutError, _TransportError, StreamFault, StreamErrorEvent) as exc:
+                failure = classify(exc, model)
+                log.warning("stream from %s broke%s: %s", model, " after some text" if got_text else "",
+                            _describe(exc))
+                # Moderation can stop an answer half-way: then the half is refused too, not kept.
+                if got_text and failure.kind != "content_refused":
+                    raise StreamInterrupted() from None
+                raise failure from None
+
+    async def _connect(
+        self, stack: AsyncExitStack, messages: Sequence[dict[str, Any]], model: str,
+        max_tokens: int | None,
+    ) -> tuple[AsyncIterator[bytes], SSEDecoder, list[bytes] | None]:
+        """Open the stream and read its first event, retrying within the first-token budget."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.first_token_budget
+        rate_wait_left = settings.qwen_rate_limit_wait
+        retries = 0
+        while True:
+            async with AsyncExitStack() as attempt:
+                try:
+                    async with asyncio.timeout_at(
+                        min(deadline, loop.time() + settings.qwen_first_token_timeout)
+                    ):
+                        opened = await self._open(attempt, messages, model, max_tokens)
+                except (TimeoutError, openai.OpenAIError, _TransportError) as exc:
+                    failure = classify(exc, model)
+                    pause = self._retry_pause(exc, failure, retries, deadline - loop.time(), rate_wait_left)
+                    if pause is None:
+                        log.warning("model call to %s failed: %s (%s)", model, failure.kind, _describe(exc))
+                        raise failure from None
+                    log.warning("model call to %s failed: %s (%s); retrying in %.1fs", model, failure.kind,
+                                _describe(exc), pause)
+                    retries += 1
+                    if failure.kind == "rate_limited":
+                        rate_wait_left -= pause
+                else:
+                    await stack.enter_async_context(attempt.pop_all())  # the caller closes the response
+                    return opened
+            await asyncio.sleep(pause)
 
     async def _open(
-        self, messages: Sequence[dict[str, Any]], model: str, max_tokens: int | None
-    ) -> tuple[Any, Any]:
-        stream = await self.client.chat.completions.create(
-            model=model,
-            messages=list(messages),  # type: ignore[arg-type]
-            stream=True,
-            stream_options={"include_usage": True},
-            max_completion_tokens=max_tokens or self.settings.max_output_tokens,
+        self, stack: AsyncExitStack, messages: Sequence[dict[str, Any]], model: str,
+        max_tokens: int | None,
+    ) -> tuple[AsyncIterator[bytes], SSEDecoder, list[bytes] | None]:
+        """Send the request and read until the first event; `None` payloads: the body ended."""
+        response = await stack.enter_async_context(
+            self._streaming.chat.completions.with_streaming_response.create(
+                model=model,
+                # The SDK walks `messages` through its TypedDict transformer, which renames nothing in
+                # plain chat messages yet cost 70 % of a short turn's CPU; `extra_body` is sent as is
+                # and replaces this empty list in the request body.
+                messages=[],
+                extra_body={"messages": list(messages)},
+                stream=True,
+                stream_options={"include_usage": True},
+                max_completion_tokens=max_tokens or self.settings.max_output_tokens,
+            )
         )
-        try:
-            first = await anext(stream, None)
-        except BaseException:
-            await stream.close()
-            raise
-        return stream, first
+        body = response.http_response.aiter_bytes()
+        stack.push_async_callback(body.aclose)
+        decoder = SSEDecoder()
+        # Keep-alive comments are not a first token: wait for a real event.
+        payloads: list[bytes] | None = []
+        while payloads == []:
+            payloads = await _read(body, decoder)
+        return body, decoder, payloads
+
+    def _retry_pause(self, exc: BaseException, failure: LLMError, retries: int, time_left: float,
+                     rate_wait_left: float) -> float | None:
+        """Seconds to wait before trying again, or None to give up with `failure`."""
+        if retries >= self.settings.qwen_max_retries:
+            return None
+        backoff = min(8.0, 0.5 * 2**retries)
+        if failure.kind == "rate_limited":
+            # Waiting longer than the server asks is pointless, and past our cap so is any wait.
+            pause = retry_after(exc)
+            pause = backoff if pause is None else pause
+            return pause if pause <= rate_wait_left and pause < time_left else None
+        if failure.kind not in RETRYABLE:
+            return None
+        pause = retry_after(exc)
+        pause = backoff if pause is None else min(pause, 8.0)
+        return pause if pause < time_left else None
 
     async def complete(
         self, messages: Sequence[dict[str, Any]], model: str, max_tokens: int
     ) -> tuple[str, Usage]:
         """One non-streaming answer, for background work such as summaries."""
-        try:
-            response = await self.client.chat.completions.create(
-                model=model,
-                messages=list(messages),  # type: ignore[arg-type]
-                max_completion_tokens=max_tokens,
-                # Qwen3 hybrid models reject non-streaming calls with thinking on.
-                extra_body={"enable_thinking": False} if model.startswith("qwen3") else None,
-            )
-        except openai.OpenAIError as exc:
-            raise classify(exc, model) from exc
+        async with self.slots.call():
+            try:
+                response = await self.client.chat.completions.create(
+                    model=model,
+                    messages=list(messages),  # type: ignore[arg-type]
+                    max_completion_tokens=max_tokens,
+                    # Qwen3 hybrid models reject non-streaming calls with thinking on.
+                    extra_body={"enable_thinking": False} if model.startswith("qwen3") else None,
+                )
+            except openai.OpenAIError as exc:
+                raise classify(exc, model) from exc
         text = response.choices[0].message.content or "" if response.choices else ""
         usage = response.usage
         return text, Usage(usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
 
 
-def _events(chunk: Any) -> list[str | Usage]:
-    events: list[str | Usage] = []
-    for choice in chunk.choices or []:
-        # Qwen3's reasoning_content is never shown and never sent back; only content counts.
-        content = getattr(choice.delta, "content", None)
-        if content:
-            events.append(content)
-    if getattr(chunk, "usage", None):
-        events.append(Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0))
-    return events
+async def _read(body: AsyncIterator[bytes], decoder: SSEDecoder) -> list[bytes] | None:
+    """The events in the next piece of the body; None once it has ended."""
+    try:
+        raw = await anext(body, None)
+    except Exception as exc:
+        # Only the transport runs here, and its errors (httpx2's) come unwrapped by the SDK.
+        raise _TransportError(f"{type(exc).__name__}: {exc}") from exc
+    if raw is None:
+        rest = decoder.flush()
+        return rest or None
+    return decoder.feed(raw)
+
+
+async def _drain(body: AsyncIterator[bytes]) -> None:
+    """Read what follows `[DONE]`, so that the connection goes back to the pool, not closed."""
+    try:
+        async with asyncio.timeout(0.1):
+            async for _ in body:
+                pass
+    except Exception:  # a server that keeps the body open, or drops it now, costs only the connection
+        pass
+
+
+def _describe(exc: BaseException) -> str:
+    """One line about a failure, for the log: never a traceback, never a request body."""
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code} {_error_code(exc.body) or exc.message}"[:200]
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"[:200]

@@ -1,11 +1,15 @@
 """The Qwen client, driven through the real openai SDK against the fake server."""
 
+import asyncio
+import logging
 import socket
 
 import pytest
 
+from bot.config import Settings
 from bot.llm import MESSAGES, LLMError, QwenClient, StreamInterrupted, Usage
 from tests.fakes.qwen import FakeQwen, Script
+from tests.waiting import until
 
 MESSAGES_IN = [{"role": "user", "content": "hi"}]
 
@@ -161,3 +165,237 @@ async def test_moderation_stopping_an_answer_half_way_is_a_refusal_not_an_interr
     with pytest.raises(LLMError) as caught:
         await collect(client)
     assert caught.value.kind == "content_refused"
+
+
+# -- misbehaving model servers -------------------------------------------------------------------
+
+
+async def collect_until_interrupted(client: QwenClient) -> str:
+    received = []
+    with pytest.raises(StreamInterrupted):
+        async for event in client.stream(MESSAGES_IN, "qwen-max"):
+            received.append(event)
+    return "".join(str(event) for event in received)
+
+
+@pytest.mark.parametrize(
+    "bad_chunk",
+    [
+        "{not json",
+        '{"id": "x", "choices": [{"index": 0, "delta": {"content": 42}}]}',
+        '{"id": "x", "choices": [{"index": 0, "delta": {"content": ["a", "b"]}}]}',
+        '{"id": "x"}',
+        '{"id": "x", "choices": "nope"}',
+        '{"id": "x", "choices": [{"index": 0, "delta": "text"}]}',
+        '"just a string"',
+    ],
+    ids=["invalid-json", "number-content", "list-content", "no-choices", "choices-not-a-list",
+         "delta-not-an-object", "not-an-object"],
+)
+async def test_an_odd_chunk_after_some_text_ends_the_answer_as_interrupted_keeping_the_text(
+    client: QwenClient, qwen: FakeQwen, bad_chunk: str
+):
+    qwen.queue(Script(text="a b c d", bad_chunk=bad_chunk, bad_after=2))
+    assert await collect_until_interrupted(client) == "a b "
+
+
+@pytest.mark.parametrize("bad_chunk", ["{not json", '{"choices": [{"delta": {"content": 1}}]}', "{}"])
+async def test_an_odd_chunk_before_any_text_is_one_short_sentence(
+    client: QwenClient, qwen: FakeQwen, bad_chunk: str
+):
+    qwen.queue(Script(text="a b", bad_chunk=bad_chunk, bad_after=0))
+    with pytest.raises(LLMError) as caught:
+        await collect(client)
+    assert caught.value.kind == "bad_stream"
+    assert caught.value.user_message == MESSAGES["bad_stream"]
+
+
+async def test_an_odd_chunk_is_logged_as_one_warning_line_without_a_traceback(
+    client: QwenClient, qwen: FakeQwen, caplog: pytest.LogCaptureFixture
+):
+    qwen.queue(Script(text="a b c", bad_chunk="{not json", bad_after=1))
+    with caplog.at_level(logging.DEBUG, logger="bot"):
+        await collect_until_interrupted(client)
+    records = [r for r in caplog.records if r.name.startswith("bot")]
+    assert [r.levelno for r in records] == [logging.WARNING]
+    assert records[0].exc_info is None and "\n" not in records[0].getMessage()
+
+
+async def test_malformed_usage_keeps_the_answer_and_reports_no_usage(client: QwenClient, qwen: FakeQwen):
+    qwen.queue(Script(text="a b", bad_chunk='{"choices": [], "usage": {"prompt_tokens": "many"}}',
+                      bad_after=1))
+    text, usage = await collect(client)
+    assert text == "a b"
+    assert usage is not None and usage.completion_tokens == 2  # the well-formed usage that followed
+
+
+async def test_reasoning_counts_as_the_first_token_but_is_never_part_of_the_answer(
+    make_settings, qwen: FakeQwen
+):
+    client = QwenClient(make_settings(qwen_first_token_timeout=0.5))
+    qwen.queue(Script(reasoning="let me think " * 5, delay=0.2, text="the answer"))
+    try:
+        text, _usage = await collect(client)
+    finally:
+        await client.close()
+    assert text == "the answer"
+    assert len(qwen.requests) == 1
+
+
+async def test_keep_alive_comments_are_not_a_first_token(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(qwen_first_token_timeout=0.3, qwen_max_retries=0))
+    qwen.queue(Script(first_delay=3, keepalive=0.05))
+    try:
+        with pytest.raises(LLMError) as caught:
+            await collect(client)
+    finally:
+        await client.close()
+    assert caught.value.kind == "timeout"
+
+
+# -- retries ---------------------------------------------------------------------------------------
+
+
+async def test_a_429_asking_for_more_than_the_rate_limit_wait_says_the_model_is_busy_at_once(
+    make_settings, qwen: FakeQwen
+):
+    client = QwenClient(make_settings(qwen_max_retries=2, qwen_rate_limit_wait=20))
+    qwen.queue(Script(status=429, retry_after=50))
+    try:
+        with pytest.raises(LLMError) as caught:
+            await collect(client)
+    finally:
+        await client.close()
+    assert caught.value.kind == "rate_limited"
+    assert caught.value.user_message == MESSAGES["rate_limited"]
+    assert len(qwen.requests) == 1
+
+
+async def test_429_waits_never_add_up_past_the_rate_limit_wait(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(qwen_max_retries=5, qwen_rate_limit_wait=0.25))
+    qwen.queue(*[Script(status=429, retry_after=0.1) for _ in range(5)])
+    try:
+        with pytest.raises(LLMError) as caught:
+            await collect(client)
+    finally:
+        await client.close()
+    assert caught.value.kind == "rate_limited"
+    assert len(qwen.requests) == 3  # waited 0.1 + 0.1; a third wait would pass 0.25
+
+
+async def test_a_429_with_a_retry_after_date_is_honoured(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(qwen_max_retries=1))
+    qwen.queue(Script(status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+               Script(text="ok"))
+    try:
+        assert (await collect(client))[0] == "ok"
+    finally:
+        await client.close()
+
+
+async def test_server_errors_are_retried_a_bounded_number_of_times(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(qwen_max_retries=2))
+    qwen.queue(*[Script(status=500, retry_after=0.01) for _ in range(4)])
+    try:
+        with pytest.raises(LLMError) as caught:
+            await collect(client)
+    finally:
+        await client.close()
+    assert caught.value.kind == "server_error"
+    assert len(qwen.requests) == 3
+
+
+async def test_a_connection_dropped_before_the_first_token_is_retried(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(qwen_max_retries=1))
+    qwen.queue(Script(text="lost", cut_after=0), Script(text="ok"))
+    try:
+        assert (await collect(client))[0] == "ok"
+    finally:
+        await client.close()
+    assert len(qwen.requests) == 2
+
+
+async def test_the_sdk_does_not_retry_streaming_calls_behind_our_back(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(qwen_max_retries=0))
+    qwen.queue(Script(status=503, retry_after=0.01), Script(text="ok"))
+    try:
+        with pytest.raises(LLMError):
+            await collect(client)
+    finally:
+        await client.close()
+    assert len(qwen.requests) == 1
+
+
+async def test_bad_requests_are_not_retried(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(qwen_max_retries=2))
+    qwen.queue(Script(status=400, error_code="InvalidParameter"), Script(text="ok"))
+    try:
+        with pytest.raises(LLMError) as caught:
+            await collect(client)
+    finally:
+        await client.close()
+    assert caught.value.kind == "bad_request"
+    assert len(qwen.requests) == 1
+
+
+def test_the_default_first_token_wait_with_retries_is_under_a_minute():
+    defaults = Settings(qwen_base_url="http://127.0.0.1:1/v1")  # type: ignore[call-arg]
+    assert defaults.qwen_max_retries >= 1
+    assert defaults.first_token_budget < 60
+
+
+async def test_no_try_waits_past_the_first_token_budget(make_settings, qwen: FakeQwen):
+    settings = make_settings(qwen_first_token_timeout=0.3, qwen_max_retries=1)
+    client = QwenClient(settings)
+    # A Retry-After that would end past the budget is not waited for.
+    qwen.queue(Script(status=503, retry_after=settings.first_token_budget + 1), Script(text="ok"))
+    try:
+        with pytest.raises(LLMError) as caught:
+            await collect(client)
+    finally:
+        await client.close()
+    assert caught.value.kind == "server_error"
+    assert len(qwen.requests) == 1
+
+
+# -- slots ---------------------------------------------------------------------------------------
+
+
+async def test_stalled_calls_do_not_starve_a_healthy_one(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(max_concurrent_replies=2, qwen_stall_grace=0.2,
+                                      qwen_first_token_timeout=30))
+    qwen.queue(Script(first_delay=30), Script(first_delay=30))
+    hanging = [asyncio.create_task(collect(client)) for _ in range(2)]
+    try:
+        await until(lambda: client.slots.stalled == 2, message="both calls to stall")
+        assert client.slots.in_flight == 0
+        assert (await asyncio.wait_for(collect(client), 10))[0] == "Hello from fake Qwen."
+    finally:
+        for task in hanging:
+            task.cancel()
+        await asyncio.gather(*hanging, return_exceptions=True)
+        await client.close()
+    assert (client.slots.in_flight, client.slots.waiting, client.slots.stalled) == (0, 0, 0)
+
+
+async def test_calls_beyond_the_limit_wait_for_a_slot(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings(max_concurrent_replies=1, qwen_stall_grace=30))
+    qwen.queue(Script(text="a b c", delay=0.05), Script(text="second"))
+    try:
+        first = asyncio.create_task(collect(client))
+        await until(lambda: client.slots.in_flight == 1, message="the first call")
+        second = asyncio.create_task(collect(client))
+        await until(lambda: client.slots.waiting == 1, message="the second call to queue")
+        assert len(qwen.requests) == 1
+        assert (await second)[0] == "second"
+        await first
+    finally:
+        await client.close()
+    assert qwen.max_in_flight == 1
+
+
+async def test_finished_streams_give_their_connection_back_for_the_next_call(client: QwenClient,
+                                                                             qwen: FakeQwen):
+    for _ in range(3):
+        await collect(client)
+    assert len(qwen.client_ports) == 1

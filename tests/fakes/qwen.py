@@ -31,6 +31,11 @@ class Script:
     error_after: int | None = None  # send an in-stream error event (error_code) after this many chunks
     prompt_tokens: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Faults a misbehaving model server shows:
+    bad_chunk: str | None = None  # a raw `data:` payload sent after `bad_after` chunks, e.g. "{not json"
+    bad_after: int = 0
+    keepalive: float = 0.0  # while waiting `first_delay`, send an SSE comment this often (seconds)
+    reasoning: str = ""  # streamed as `reasoning_content`, one chunk per word, before the text
 
     def pieces(self) -> list[str]:
         if not self.text:
@@ -60,6 +65,7 @@ class FakeQwen:
         self.request_times: list[float] = []
         self.first_token_times: list[float] = []
         self.auth_headers: list[str] = []
+        self.client_ports: set[int] = set()  # one per TCP connection the client opened
         self.in_flight = 0
         self.max_in_flight = 0
         self._runner: web.AppRunner | None = None
@@ -104,6 +110,9 @@ class FakeQwen:
         self.requests.append(body)
         self.request_times.append(time.perf_counter())
         self.auth_headers.append(request.headers.get("Authorization", ""))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.client_ports.add(peer[1])
         script = self.scripts.popleft() if self.scripts else self.responder(body)
         if script.status != 200:
             headers = dict(script.headers)
@@ -118,9 +127,13 @@ class FakeQwen:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         if script.first_delay:
-            await asyncio.sleep(script.first_delay)
+            await self._wait_first(response, script)
+        for thought in script.reasoning.split(" ") if script.reasoning else []:
+            await response.write(self._event(body, {"reasoning_content": thought, "role": "assistant"}, None))
         pieces = script.pieces()
         for index, piece in enumerate(pieces):
+            if script.bad_chunk is not None and index == script.bad_after:
+                await response.write(f"data: {script.bad_chunk}\n\n".encode())
             if script.error_after is not None and index >= script.error_after:
                 error = {"code": script.error_code, "message": script.error_message}
                 await response.write(f"data: {json.dumps({'error': error})}\n\n".encode())
@@ -143,6 +156,15 @@ class FakeQwen:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    async def _wait_first(self, response: web.StreamResponse, script: Script) -> None:
+        if not script.keepalive:
+            await asyncio.sleep(script.first_delay)
+            return
+        until = time.perf_counter() + script.first_delay
+        while (left := until - time.perf_counter()) > 0:
+            await response.write(b": keep-alive\n\n")
+            await asyncio.sleep(min(left, script.keepalive))
 
     def _base(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
@@ -169,9 +191,12 @@ class FakeQwen:
         }
 
 
-async def _serve_forever(port: int) -> None:
+async def _serve_forever(port: int, words: int) -> None:
     server = FakeQwen()
     server.port = port
+    if words:
+        answer = " ".join(f"word{i}" for i in range(words))
+        server.responder = lambda body: Script(text=answer)
     app = web.Application()
     app.router.add_post("/v1/chat/completions", server._chat)
     runner = web.AppRunner(app, access_log=None)
@@ -185,7 +210,9 @@ async def _serve_forever(port: int) -> None:
 
 
 if __name__ == "__main__":
-    # `python -m tests.fakes.qwen` serves the default zero-delay answer, for benchmarks in another process.
+    # `python -m tests.fakes.qwen [PORT] [WORDS]` serves a zero-delay answer (the default one, or
+    # WORDS words streamed one chunk each), for benchmarks in another process.
     import sys
 
-    asyncio.run(_serve_forever(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    asyncio.run(_serve_forever(int(sys.argv[1]) if len(sys.argv) > 1 else 0,
+                               int(sys.argv[2]) if len(sys.argv) > 2 else 0))
