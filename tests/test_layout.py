@@ -24,7 +24,7 @@ def modules() -> dict[str, Path]:
 
 
 def imports_at_load(path: Path) -> set[str]:
-    """Modules imported when `path` is loaded: top level, not under TYPE_CHECKING, not in functions."""
+    """Modules `path` imports at its top level (type-checking imports included, not those in functions)."""
     names: set[str] = set()
 
     def visit(statements: list[ast.stmt]) -> None:
@@ -35,8 +35,8 @@ def imports_at_load(path: Path) -> set[str]:
                 names.add(node.module)
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
             elif isinstance(node, ast.If):
-                if "TYPE_CHECKING" not in ast.unparse(node.test):
-                    visit(node.body)
+                # TYPE_CHECKING imports count too: a cycle there is a cycle for the reader.
+                visit(node.body)
                 visit(node.orelse)
             elif isinstance(node, ast.Try):
                 visit(node.body)
@@ -47,7 +47,10 @@ def imports_at_load(path: Path) -> set[str]:
 
 def graph() -> dict[str, set[str]]:
     known = modules()
-    return {name: {imp for imp in imports_at_load(path) if imp in known and imp != name}
+    # A module's own package is loaded before it anyway: `from adapters.discord import commands`
+    # leads to the sibling, not back to the package.
+    return {name: {imp for imp in imports_at_load(path)
+                   if imp in known and imp != name and not name.startswith(imp + ".")}
             for name, path in known.items()}
 
 

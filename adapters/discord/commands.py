@@ -11,20 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
 
 from adapters.discord.parse import bot_role_id, key_for, resolve_mentions
-from adapters.discord.reply import NO_PINGS, InteractionSurface
+from adapters.discord.reply import NO_PINGS, DiscordReply, InteractionSurface
 from bot import commands as registry
 from bot import sentences
-from bot.core import Outcome
+from bot.core import ConversationCore, Outcome
+from bot.locks import KeyedLocks
 from bot.types import Author, ConversationKey, Incoming, Trigger
-
-if TYPE_CHECKING:
-    from adapters.discord.client import _Behaviour
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +42,22 @@ ASK_REFUSALS = {
 }
 
 Run = Callable[[discord.Interaction, registry.Command, str], Awaitable[None]]
+
+
+class Host(Protocol):
+    """What the commands need from the client that installs them."""
+
+    core: ConversationCore
+    locks: KeyedLocks
+
+    @property
+    def user(self) -> discord.ClientUser | None: ...
+
+    def permitted(self, user: discord.abc.User, channel: Any, guild: discord.Guild | None) -> bool: ...
+
+    def forget_mode(self, key: ConversationKey) -> None: ...
+
+    def new_reply(self, surface: Any) -> DiscordReply: ...
 
 
 def conversation_of(interaction: discord.Interaction) -> ConversationKey:
@@ -78,7 +92,7 @@ def app_command(command: registry.Command, run: Run) -> app_commands.Command[Any
     return made
 
 
-def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> None:
+def install(tree: app_commands.CommandTree[Any], bot: Host) -> None:
     core = bot.core
 
     def allowed(interaction: discord.Interaction) -> bool:

@@ -8,11 +8,13 @@ settings takes the permission `SLACK_SETTINGS_ACCESS` names; in a DM the convers
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.config import SettingsAccess
+from adapters.slack.config import SettingsAccess, SlackSettings
 from adapters.slack.parse import (
     PLATFORM,
     SlackMessage,
@@ -23,12 +25,12 @@ from adapters.slack.parse import (
 )
 from adapters.slack.render import to_mrkdwn
 from adapters.slack.reply import error_code
+from adapters.slack.users import Users
 from bot import commands, sentences
-from bot.core import Outcome
+from bot.access import AccessList
+from bot.core import ConversationCore, Outcome
+from bot.locks import KeyedLocks
 from bot.types import Author, ConversationKey, Incoming, Trigger
-
-if TYPE_CHECKING:
-    from adapters.slack.app import SlackBot
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,30 @@ NO_PERMISSION = {
 QUESTION_SHOWN = 3000
 
 
+class Host(Protocol):
+    """What the commands need from the app that routes them."""
+
+    settings: SlackSettings
+    core: ConversationCore
+    client: AsyncWebClient
+    people: Users
+    channels: AccessList
+    users: AccessList
+    locks: KeyedLocks
+    team_id: str
+    bot_user_id: str
+    bot_name: str
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None: ...
+
+    async def answer(self, incoming: Incoming, channel: str, thread_ts: str | None, team: str, user: str,
+                     *, user_team: str = "") -> Outcome: ...
+
+    async def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None: ...
+
+
 class SlashCommands:
-    def __init__(self, bot: SlackBot) -> None:
+    def __init__(self, bot: Host) -> None:
         self.bot = bot
         self.settings = bot.settings
         self.core = bot.core
