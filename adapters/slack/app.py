@@ -9,7 +9,7 @@ a second answer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -38,6 +38,7 @@ from adapters.slack.parse import (
     read_message,
     thread_command,
 )
+from adapters.slack.payloads import AppMentionEvent, EventCallback, MessageEvent
 from adapters.slack.render import to_mrkdwn
 from adapters.slack.reply import Capabilities, SlackReply, error_code
 from adapters.slack.users import Users
@@ -188,11 +189,11 @@ class SlackBot:
 
     # -- events -----------------------------------------------------------------------------
 
-    async def _on_message_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _on_message_event(self, body: EventCallback, event: MessageEvent | AppMentionEvent) -> None:
         # Bolt has acked already; the answer runs on its own so this listener returns at once.
         self.spawn(self._handle_event(body, event))
 
-    async def _handle_event(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+    async def _handle_event(self, body: EventCallback, event: MessageEvent | AppMentionEvent) -> None:
         team = str(body.get("team_id") or event.get("team") or self.team_id)
         message = read_message(event, team, bot_user_id=self.bot_user_id, bot_id=self.bot_id,
                                answer_bots=self.settings.answer_bots)
@@ -205,7 +206,7 @@ class SlackBot:
         async with self.locks.hold(message.conversation_key):
             await self._handle_message(message, body, team)
 
-    async def _handle_message(self, message: SlackMessage, body: Mapping[str, Any], team: str) -> None:
+    async def _handle_message(self, message: SlackMessage, body: EventCallback, team: str) -> None:
         mode = await self.core.channel_mode(message.channel_key)
         thread_history = message.in_thread and await self.core.has_history(message.thread_key)
         decision = decide(message, bot_user_id=self.bot_user_id, mode=mode, thread_has_history=thread_history)

@@ -23,6 +23,7 @@ from adapters.slack.parse import (
     plain_text,
     read_command,
 )
+from adapters.slack.payloads import SlashCommandBody
 from adapters.slack.render import to_mrkdwn
 from adapters.slack.reply import error_code
 from adapters.slack.users import Users
@@ -77,7 +78,7 @@ class SlashCommands:
         return (sentences.SLACK_ASK_HOW.format(prefix=prefix) + "\n"
                 + commands.help_text(prefix, extra=[sentences.SLACK_HELP_LINE.format(prefix=prefix)]))
 
-    async def on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+    async def on_command(self, ack: Any, command: SlashCommandBody, respond: Any) -> None:
         bot = self.bot
         request = read_command(command, bot.team_id)
         team, channel, user = request.team, request.channel, request.user

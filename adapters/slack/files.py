@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import aiohttp
 
 from adapters.slack.parse import read_file
+from adapters.slack.payloads import FilePayload
 from bot import sentences
 from bot.attachments import IMAGE_MAX_BYTES, TEXT_MAX_BYTES, classify
 from bot.types import Attachment, AttachmentKind
@@ -33,7 +32,7 @@ class Files:
         if self._http is not None:
             await self._http.close()
 
-    async def fetch(self, files: tuple[Mapping[str, Any], ...]) -> tuple[list[Attachment], list[str]]:
+    async def fetch(self, files: tuple[FilePayload, ...]) -> tuple[list[Attachment], list[str]]:
         """The files worth reading, and a note for each one skipped."""
         attachments: list[Attachment] = []
         notes: list[str] = []

@@ -87,7 +87,7 @@ def _text(value: object) -> str:
 
 
 def read_message(
-    event: MessageEvent | AppMentionEvent | Mapping[str, Any], team_id: str, *, bot_user_id: str,
+    event: MessageEvent | AppMentionEvent, team_id: str, *, bot_user_id: str,
     bot_id: str = "", answer_bots: bool = False,
 ) -> SlackMessage | None:
     """A `message` or `app_mention` event as a SlackMessage, or None when it is not for the bot.
@@ -148,7 +148,7 @@ class SlackFile:
     url: str  # "" when Slack gave none
 
 
-def read_file(item: FilePayload | Mapping[str, Any]) -> SlackFile:
+def read_file(item: FilePayload) -> SlackFile:
     """One entry of a message's `files`; fields of the wrong type count as absent."""
     if not isinstance(item, Mapping):
         return SlackFile("file", "", 0, "")
@@ -171,7 +171,7 @@ class SlashCommand:
     text: str
 
 
-def read_command(body: SlashCommandBody | Mapping[str, Any], default_team: str = "") -> SlashCommand:
+def read_command(body: SlashCommandBody, default_team: str = "") -> SlashCommand:
     """A slash command's form fields; fields of the wrong type count as absent."""
     if not isinstance(body, Mapping):
         return SlashCommand(default_team, "", "", "")
