@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from enum import StrEnum
 
 from bot import sentences
@@ -19,11 +21,12 @@ from bot.attachments import image_urls, inline_text
 from bot.commands import Commands
 from bot.config import Settings
 from bot.context import build_context, fit_message
+from bot.journal import AnswerJournal
 from bot.lifecycle import Answer, Lifecycle, last_words
 from bot.limits import UserLimit
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
-from bot.memory import MemoryStore, MemoryUnavailable, Turn, open_store
+from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished, open_store
 from bot.reply import Reply
 from bot.summary import Summariser
 from bot.text import storable
@@ -35,6 +38,8 @@ from bot.usage import today
 
 log = logging.getLogger(__name__)
 
+#: A journal entry that could not be finished for this long is given up (its platform refuses).
+RECOVERY_GIVE_UP_SECONDS = 24 * 3600
 
 
 class Outcome(StrEnum):
@@ -68,6 +73,8 @@ class ConversationCore:
         self._locks = KeyedLocks()
         self._pending: set[tuple[ConversationKey, str]] = set()
         self.lifecycle = Lifecycle()
+        #: This process, in the journal of answers in progress: entries of other owners may be orphans.
+        self.owner = uuid.uuid4().hex
 
     @classmethod
     async def start(cls, settings: Settings) -> ConversationCore:
@@ -173,6 +180,8 @@ class ConversationCore:
                 await _quietly(reply.fail(sentences.INTERNAL_ERROR))
             return Outcome.FAILED
         finally:
+            if answer.journal is not None:
+                await _quietly(answer.journal.end())
             self._pending.discard(marker)
             self.lifecycle.answers.discard(answer)
             answer.done.set()
@@ -191,6 +200,10 @@ class ConversationCore:
         stored = await self.store.add_turn(key, self._user_turn(incoming, text))
         if stored is None:
             return Outcome.DUPLICATE
+        # Durable before anything of the answer is shown: a process killed from here on leaves
+        # an entry the next start finishes (see `recover`).
+        answer.journal = await AnswerJournal.begin(self.store, key, incoming.message_id, self.owner,
+                                                   snapshot.summary.version, reply)
         for note in notes:
             await _quietly(reply.notice(note))
         if answer.stopped or self.lifecycle.refusing:
@@ -266,6 +279,8 @@ class ConversationCore:
                 else:
                     answer.text += storable(event)
                     throttle.push(answer.text)
+                    if answer.journal is not None:
+                        answer.journal.text(answer.text)
 
         answer.stream = asyncio.create_task(consume())
         try:
@@ -286,6 +301,53 @@ class ConversationCore:
         finally:
             answer.stream.cancel()
             await throttle.close()
+
+
+    # -- crash recovery -----------------------------------------------------------------------
+
+    async def recover(self, platform: str, finish: Callable[[Unfinished], Awaitable[None]]) -> int:
+        """Finish the answers a killed process left on `platform`; how many were finished.
+
+        Adapters call it once connected. `finish(entry)` closes what the entry's `place` says is
+        shown (the interrupted mark on a half-written message, or the "stopped before I could
+        answer" sentence when nothing was shown) and raises only if worth trying at the next start.
+        The partial text is then remembered as the answer. Each entry is finished holding its
+        conversation's lock, which a live process holds for as long as it answers there: on
+        PostgreSQL a live replica's answers are never taken over, and a dead one's lock went with it.
+        """
+        try:
+            entries = await self.store.unfinished(platform, not_owner=self.owner)
+        except MemoryUnavailable as exc:
+            log.warning("could not read the answers a previous run left unfinished: %s", exc)
+            return 0
+        finished = 0
+        for entry in entries:
+            try:
+                async with self.conversation(entry.key):
+                    current = await self.store.unfinished_entry(entry.id)
+                    if current is None:  # finished meanwhile by its live owner or another replica
+                        continue
+                    await self._recover_one(current, finish)
+                    finished += 1
+            except Exception as exc:
+                log.warning("could not finish an interrupted answer in %s: %r", entry.key, exc)
+        if finished:
+            log.info("finished %d answers a previous run left unfinished on %s", finished, platform)
+        return finished
+
+    async def _recover_one(self, entry: Unfinished, finish: Callable[[Unfinished], Awaitable[None]]) -> None:
+        try:
+            await finish(entry)
+        except Exception:
+            if time.time() - entry.started_at < RECOVERY_GIVE_UP_SECONDS:
+                raise  # kept for the next start
+            log.warning("giving up an interrupted answer in %s from %.0f", entry.key, entry.started_at)
+        if entry.text.strip():
+            # Keyed by the question, so a second recovery of the same entry stores nothing more.
+            turn = Turn("assistant", "assistant", "assistant", entry.text, self.counter.count(entry.text),
+                        f"answer-to:{entry.message_id}")
+            await self.store.add_turn(entry.key, turn, if_version=entry.version)
+        await self.store.end_answer(entry.id)
 
 
 async def _quietly(call: object) -> None:

@@ -1,0 +1,85 @@
+"""The durable journal of answers in progress, so a restarted process can finish what a killed one left.
+
+The core begins an entry when it starts answering ("nothing visible yet"); the reply reports where
+the answer is shown as soon as its first visible write lands (and again whenever that changes);
+the text so far is saved now and then, at most once per `SAVE_INTERVAL`, so the store is not
+written on every token; the entry is deleted when the answer ends, whatever its outcome. What is
+left in the journal at start belongs to a process that died, and the adapters finish it through
+`ConversationCore.recover`.
+
+Journal writes never stop an answer: a failed one is logged and the answer goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from bot.memory import MemoryStore
+from bot.reply import Reply
+from bot.types import ConversationKey
+
+log = logging.getLogger(__name__)
+
+#: Most often the partial text of one answer is written to the journal, in seconds.
+SAVE_INTERVAL = 2.0
+
+
+class AnswerJournal:
+    """The journal entry of one answer, owned by the `handle` call that answers."""
+
+    def __init__(self, store: MemoryStore, entry_id: int, *, interval: float = SAVE_INTERVAL) -> None:
+        self.store = store
+        self.entry_id = entry_id
+        self.interval = interval
+        self._text = ""
+        self._saved_text = ""
+        self._saved_at = time.monotonic()
+        self._flush: asyncio.Task[None] | None = None
+        self._ended = False
+
+    @classmethod
+    async def begin(
+        cls, store: MemoryStore, key: ConversationKey, message_id: str, owner: str, version: int, reply: Reply
+    ) -> AnswerJournal:
+        journal = cls(store, await store.begin_answer(key, message_id, owner, version))
+        reply.watch(lambda: journal.moved(reply))
+        return journal
+
+    def text(self, text: str) -> None:
+        """The answer so far; written in the background if the last write is old enough."""
+        self._text = text
+        if self._flush is None and time.monotonic() - self._saved_at >= self.interval:
+            self._flush = asyncio.ensure_future(self._save(None))
+
+    async def moved(self, reply: Reply) -> None:
+        """The reply's place changed (its first visible write, a new message): record it now."""
+        await self._wait_flush()
+        await self._save(json.dumps(reply.where(), separators=(",", ":")))
+
+    async def end(self) -> None:
+        self._ended = True
+        await self._wait_flush()
+        await self.store.end_answer(self.entry_id)
+
+    async def _wait_flush(self) -> None:
+        if self._flush is not None:
+            await asyncio.wait({self._flush})
+
+    async def _save(self, place: str | None) -> None:
+        if self._ended:
+            return
+        text = self._text if self._text != self._saved_text else None
+        self._saved_at = time.monotonic()
+        try:
+            if place is not None or text is not None:
+                await self.store.save_answer(self.entry_id, place=place, text=text)
+                if text is not None:
+                    self._saved_text = text
+        except Exception as exc:  # the answer matters more than its journal
+            log.warning("could not save the journal of an answer in progress: %r", exc)
+        finally:
+            if asyncio.current_task() is self._flush:
+                self._flush = None
