@@ -44,7 +44,8 @@ class AnswerJournal:
     async def begin(
         cls, store: MemoryStore, key: ConversationKey, message_id: str, owner: str, version: int, reply: Reply
     ) -> AnswerJournal:
-        journal = cls(store, await store.begin_answer(key, message_id, owner, version))
+        place = _json(reply.where())
+        journal = cls(store, await store.begin_answer(key, message_id, owner, version, place))
         reply.watch(lambda: journal.moved(reply))
         return journal
 
@@ -57,7 +58,7 @@ class AnswerJournal:
     async def moved(self, reply: Reply) -> None:
         """The reply's place changed (its first visible write, a new message): record it now."""
         await self._wait_flush()
-        await self._save(json.dumps(reply.where(), separators=(",", ":")))
+        await self._save(_json(reply.where()))
 
     async def end(self) -> None:
         self._ended = True
@@ -83,3 +84,7 @@ class AnswerJournal:
         finally:
             if asyncio.current_task() is self._flush:
                 self._flush = None
+
+
+def _json(place: dict[str, object]) -> str:
+    return json.dumps(place, separators=(",", ":"))

@@ -87,14 +87,16 @@ class MemoryStats:
 class Unfinished:
     """A journal entry: an answer a process began and has not ended (yet, or ever, if it died).
 
-    `place` is the adapter's own JSON text saying where the answer is shown ('' before anything
-    is); `text` is the answer as last saved, a few seconds behind at most."""
+    `place` is the adapter's own JSON text saying where the answer goes and what of it is shown;
+    `visible` whether anything of it has been shown; `text` the answer as last saved, a few
+    seconds behind what was shown at most."""
 
     id: int
     key: ConversationKey
     message_id: str
     owner: str
     version: int
+    visible: bool = False
     place: str = ""
     text: str = ""
     started_at: float = 0.0
@@ -207,12 +209,15 @@ class MemoryStore(ABC):
     # -- the journal of answers in progress (crash recovery) -------------------------------------
 
     @abstractmethod
-    async def begin_answer(self, key: ConversationKey, message_id: str, owner: str, version: int) -> int:
-        """Record that `owner` (one process) started answering `message_id`; the entry's id."""
+    async def begin_answer(
+        self, key: ConversationKey, message_id: str, owner: str, version: int, place: str = ""
+    ) -> int:
+        """Record that `owner` (one process) started answering `message_id`, nothing shown yet; its id."""
 
     @abstractmethod
     async def save_answer(self, entry_id: int, *, place: str | None = None, text: str | None = None) -> None:
-        """Update where the answer is shown and/or its text so far (None leaves a field alone)."""
+        """Update where the answer is shown (so it is visible from now on) and/or its text so far;
+        None leaves a field alone."""
 
     @abstractmethod
     async def end_answer(self, entry_id: int) -> None:

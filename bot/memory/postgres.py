@@ -108,6 +108,7 @@ MIGRATIONS: list[str] = [
         message_id TEXT NOT NULL,
         owner TEXT NOT NULL,
         memory_version BIGINT NOT NULL DEFAULT 0,
+        visible BOOLEAN NOT NULL DEFAULT FALSE,
         place TEXT NOT NULL DEFAULT '',
         text TEXT NOT NULL DEFAULT '',
         started_at DOUBLE PRECISION NOT NULL,

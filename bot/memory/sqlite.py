@@ -80,6 +80,7 @@ MIGRATIONS: list[str] = [
         message_id TEXT NOT NULL,
         owner TEXT NOT NULL,
         memory_version INTEGER NOT NULL DEFAULT 0,
+        visible BOOLEAN NOT NULL DEFAULT FALSE,
         place TEXT NOT NULL DEFAULT '',
         text TEXT NOT NULL DEFAULT '',
         started_at REAL NOT NULL,
