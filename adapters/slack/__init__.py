@@ -40,7 +40,6 @@ class SlackAdapter:
         if problem:
             raise ConfigError(problem)
         from adapters.slack.app import SlackBot
-
         from adapters.slack.recovery import finish
 
         bot = SlackBot(self.settings, core)

@@ -98,9 +98,16 @@ async def finished(store: MemoryStore, platform: str) -> bool:
     return await journal(store, platform) == []
 
 
-async def shown_with_text(store: MemoryStore, platform: str) -> Unfinished | None:
-    entries = [e for e in await journal(store, platform) if e.visible and e.text]
-    return entries[0] if entries else None
+async def shown_with_text(store: MemoryStore, platform: str) -> Unfinished:
+    """The journal entry of an answer once some of it is shown and its text saved."""
+    found: list[Unfinished] = []
+
+    async def check() -> bool:
+        found[:] = [e for e in await journal(store, platform) if e.visible and e.text]
+        return bool(found)
+
+    await until(check, 20, "an answer shown and journaled")
+    return found[0]
 
 
 def roles(body: dict[str, Any]) -> list[str]:
@@ -144,7 +151,7 @@ async def test_a_slack_answer_killed_mid_stream_is_closed_remembered_and_followe
     mention = slack.mention("tell me everything")
     thread = mention[0]["ts"]
     await slack.deliver_all(mention, via="socket")
-    entry = await asyncio.wait_for(_poll(lambda: shown_with_text(store, "slack")), 20)
+    entry = await shown_with_text(store, "slack")
     await slack_bot.kill()
     [streamed] = slack.bot_messages("C0GENERAL", thread)
     assert streamed.streaming and MARK not in streamed.markdown  # what a crash used to leave behind
@@ -189,8 +196,8 @@ async def test_a_slack_question_killed_before_any_text_gets_the_stopped_sentence
 async def discord_world() -> AsyncIterator[dict[str, Any]]:
     fake = await FakeDiscord().start()
     guild = fake.add_guild()
-    world = {"fake": fake, "general": fake.add_channel(guild, "general"), "alice": fake.add_member(guild, "Alice")}
-    yield world
+    general, alice = fake.add_channel(guild, "general"), fake.add_member(guild, "Alice")
+    yield {"fake": fake, "general": general, "alice": alice}
     await fake.stop()
 
 
@@ -220,7 +227,7 @@ async def test_a_discord_answer_killed_mid_edit_is_closed_remembered_and_followe
     qwen.queue(SLOW)
     question = await fake.say(discord_world["alice"], f"<@{fake.app_id}> tell me everything",
                               channel_id=discord_world["general"])
-    entry = await asyncio.wait_for(_poll(lambda: shown_with_text(store, "discord")), 20)
+    entry = await shown_with_text(store, "discord")
     await discord_bot.kill()
     [reply] = fake.replies_to(int(question["id"]))
     assert MARK not in reply["content"]
@@ -253,13 +260,8 @@ async def test_a_discord_question_killed_before_any_text_gets_the_stopped_senten
     await discord_bot.kill()
 
     await start_discord(discord_bot, fake)
-    await until(lambda: bool(fake.replies_to(int(question["id"]))), 10, f"the sentence:\n{discord_bot.output()}")
+    await until(lambda: bool(fake.replies_to(int(question["id"]))), 10,
+                f"the sentence:\n{discord_bot.output()}")
     [reply] = fake.replies_to(int(question["id"]))
     assert sentences.STOPPED_BEFORE_ANSWER in reply["content"]
     await until(lambda: finished(store, "discord"), 10, "the journal entry to be finished")
-
-
-async def _poll(read: Any) -> Any:
-    while not (found := await read()):
-        await asyncio.sleep(0.02)
-    return found
