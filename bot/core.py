@@ -162,7 +162,13 @@ class ConversationCore:
         self.lifecycle.answers.add(answer)
         try:
             async with self.conversation(incoming.key):
-                return await self._answer(incoming, reply, answer)
+                try:
+                    return await self._answer(incoming, reply, answer)
+                finally:
+                    # Under the conversation's lock, which is what tells another process
+                    # recovering this conversation that the entry's owner is alive.
+                    if answer.journal is not None:
+                        await _quietly(answer.journal.end())
         except asyncio.CancelledError:
             if not answer.closed:  # cancelled before the model was called
                 answer.closed = True
@@ -180,8 +186,6 @@ class ConversationCore:
                 await _quietly(reply.fail(sentences.INTERNAL_ERROR))
             return Outcome.FAILED
         finally:
-            if answer.journal is not None:
-                await _quietly(answer.journal.end())
             self._pending.discard(marker)
             self.lifecycle.answers.discard(answer)
             answer.done.set()

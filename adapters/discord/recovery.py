@@ -58,13 +58,14 @@ async def _say_stopped(channel: discord.PartialMessageable, webhook: discord.Web
     content = render.failure(sentences.STOPPED_BEFORE_ANSWER)
     if webhook is not None:
         # The deferred response ("thinking…"), whose id was never needed until now.
-        await webhook.edit_message("@original", content=content, allowed_mentions=NO_PINGS)  # type: ignore[arg-type]
+        await webhook.edit_message("@original", content=content, allowed_mentions=NO_PINGS)  # type: ignore[call-overload]
         return
-    reference = None
-    if place.get("reply_to"):
-        reference = discord.MessageReference(message_id=int(place["reply_to"]), channel_id=channel.id,
-                                             fail_if_not_exists=False)
-    await channel.send(content, reference=reference, allowed_mentions=NO_PINGS)  # type: ignore[arg-type]
+    if not place.get("reply_to"):
+        await channel.send(content, allowed_mentions=NO_PINGS)
+        return
+    reference = discord.MessageReference(message_id=int(place["reply_to"]), channel_id=channel.id,
+                                         fail_if_not_exists=False)
+    await channel.send(content, reference=reference, allowed_mentions=NO_PINGS)
 
 
 def _webhook(client: discord.Client, place: dict[str, Any]) -> discord.Webhook | None:
