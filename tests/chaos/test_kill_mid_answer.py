@@ -247,6 +247,28 @@ async def test_a_discord_answer_killed_mid_edit_is_closed_remembered_and_followe
     assert roles(qwen.chat_requests[-1]) == ["user", "assistant", "user"]
 
 
+async def test_a_slash_ask_killed_mid_answer_is_closed_through_its_interaction(
+        discord_world: dict[str, Any], qwen: FakeQwen, store: MemoryStore, discord_bot: BotProcess):
+    fake: FakeDiscord = discord_world["fake"]
+    await start_discord(discord_bot, fake)
+    qwen.queue(SLOW)
+    interaction = await fake.interact(discord_world["alice"], "ask", {"prompt": "tell me everything"},
+                                      channel_id=discord_world["general"])
+    entry = await shown_with_text(store, "discord")
+    await discord_bot.kill()
+
+    def shown() -> str:
+        ids = fake.interaction_messages[f"itoken-{interaction}"]
+        return "".join(fake.messages[m]["content"] for m in ids if m not in fake.deleted)
+
+    assert MARK not in shown()
+    await start_discord(discord_bot, fake)
+    await until(lambda: MARK in shown(), 10, f"the mark:\n{discord_bot.output()}")
+    await until(lambda: finished(store, "discord"), 10, "the journal entry to be finished")
+    [_, answer] = (await store.load(entry.key)).turns
+    assert answer.text and shown().startswith(answer.text)
+
+
 async def test_a_discord_question_killed_before_any_text_gets_the_stopped_sentence(
         discord_world: dict[str, Any], qwen: FakeQwen, store: MemoryStore, discord_bot: BotProcess):
     fake: FakeDiscord = discord_world["fake"]
