@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from enum import StrEnum
@@ -21,7 +20,7 @@ from bot.attachments import image_urls, inline_text
 from bot.commands import Commands
 from bot.config import Settings
 from bot.context import build_context, fit_message
-from bot.journal import AnswerJournal
+from bot.journal import AnswerJournal, recover
 from bot.lifecycle import Answer, Lifecycle, last_words
 from bot.limits import UserLimit
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
@@ -38,8 +37,6 @@ from bot.usage import today
 
 log = logging.getLogger(__name__)
 
-#: A journal entry that could not be finished for this long is given up (its platform refuses).
-RECOVERY_GIVE_UP_SECONDS = 24 * 3600
 
 
 class Outcome(StrEnum):
@@ -315,43 +312,10 @@ class ConversationCore:
         Adapters call it once connected. `finish(entry)` closes what the entry's `place` says is
         shown (the interrupted mark on a half-written message, or the "stopped before I could
         answer" sentence when nothing was shown) and raises only if worth trying at the next start.
-        The partial text is then remembered as the answer. Each entry is finished holding its
-        conversation's lock, which a live process holds for as long as it answers there: on
-        PostgreSQL a live replica's answers are never taken over, and a dead one's lock went with it.
+        The partial text is then remembered as the answer (see `bot.journal.recover`).
         """
-        try:
-            entries = await self.store.unfinished(platform, not_owner=self.owner)
-        except MemoryUnavailable as exc:
-            log.warning("could not read the answers a previous run left unfinished: %s", exc)
-            return 0
-        finished = 0
-        for entry in entries:
-            try:
-                async with self.conversation(entry.key):
-                    current = await self.store.unfinished_entry(entry.id)
-                    if current is None:  # finished meanwhile by its live owner or another replica
-                        continue
-                    await self._recover_one(current, finish)
-                    finished += 1
-            except Exception as exc:
-                log.warning("could not finish an interrupted answer in %s: %r", entry.key, exc)
-        if finished:
-            log.info("finished %d answers a previous run left unfinished on %s", finished, platform)
-        return finished
-
-    async def _recover_one(self, entry: Unfinished, finish: Callable[[Unfinished], Awaitable[None]]) -> None:
-        try:
-            await finish(entry)
-        except Exception:
-            if time.time() - entry.started_at < RECOVERY_GIVE_UP_SECONDS:
-                raise  # kept for the next start
-            log.warning("giving up an interrupted answer in %s from %.0f", entry.key, entry.started_at)
-        if entry.text.strip():
-            # Keyed by the question, so a second recovery of the same entry stores nothing more.
-            turn = Turn("assistant", "assistant", "assistant", entry.text, self.counter.count(entry.text),
-                        f"answer-to:{entry.message_id}")
-            await self.store.add_turn(entry.key, turn, if_version=entry.version)
-        await self.store.end_answer(entry.id)
+        return await recover(self.store, platform, finish, owner=self.owner, lock=self.conversation,
+                             count=self.counter.count)
 
 
 async def _quietly(call: object) -> None:

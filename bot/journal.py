@@ -13,11 +13,13 @@ Journal writes never stop an answer: a failed one is logged and the answer goes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
-from bot.memory import MemoryStore
+from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished
 from bot.reply import Reply
 from bot.types import ConversationKey
 
@@ -25,6 +27,10 @@ log = logging.getLogger(__name__)
 
 #: Most often the partial text of one answer is written to the journal, in seconds.
 SAVE_INTERVAL = 2.0
+#: An entry whose platform kept refusing to finish it for this long is given up.
+GIVE_UP_SECONDS = 24 * 3600
+
+Finish = Callable[[Unfinished], Awaitable[None]]
 
 
 class AnswerJournal:
@@ -88,3 +94,53 @@ class AnswerJournal:
 
 def _json(place: dict[str, object]) -> str:
     return json.dumps(place, separators=(",", ":"))
+
+
+async def recover(
+    store: MemoryStore, platform: str, finish: Finish, *, owner: str,
+    lock: Callable[[ConversationKey], contextlib.AbstractAsyncContextManager[None]],
+    count: Callable[[str], int],
+) -> int:
+    """Finish every entry of `platform` not begun by `owner` (this process); how many were finished.
+
+    Each is finished holding its conversation's `lock`, which a live process holds for as long as
+    it answers there (its entry ends under that lock): so on PostgreSQL a live replica's answers
+    are never taken over, while a dead one's lock went with its connection. `finish` does the
+    platform's part; the saved text is then remembered as the answer, once, and the entry deleted.
+    """
+    try:
+        entries = await store.unfinished(platform, not_owner=owner)
+    except MemoryUnavailable as exc:
+        log.warning("could not read the answers a previous run left unfinished: %s", exc)
+        return 0
+    finished = 0
+    for entry in entries:
+        try:
+            async with lock(entry.key):
+                current = await store.unfinished_entry(entry.id)
+                if current is None:  # ended meanwhile by its live owner, or finished by a replica
+                    continue
+                await _finish_one(store, current, finish, count)
+                finished += 1
+        except Exception as exc:
+            log.warning("could not finish an interrupted answer in %s: %r", entry.key, exc)
+    if finished:
+        log.info("finished %d answers a previous run left unfinished on %s", finished, platform)
+    return finished
+
+
+async def _finish_one(
+    store: MemoryStore, entry: Unfinished, finish: Finish, count: Callable[[str], int]
+) -> None:
+    try:
+        await finish(entry)
+    except Exception:
+        if time.time() - entry.started_at < GIVE_UP_SECONDS:
+            raise  # kept for the next start
+        log.warning("giving up an interrupted answer in %s begun at %.0f", entry.key, entry.started_at)
+    if entry.text.strip():
+        # Keyed by the question, so finishing the same entry twice stores it once.
+        turn = Turn("assistant", "assistant", "assistant", entry.text, count(entry.text),
+                    f"answer-to:{entry.message_id}")
+        await store.add_turn(entry.key, turn, if_version=entry.version)
+    await store.end_answer(entry.id)
