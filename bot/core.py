@@ -294,7 +294,7 @@ class ConversationCore:
                 answer.interrupted = True
                 return None
             if isinstance(error, LLMError):
-                log.warning("model call failed: %s", error.kind)
+                log.info("model call failed: %s", error.kind)  # the client logged why
                 return error.user_message
             if error is not None:
                 raise error

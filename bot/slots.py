@@ -25,11 +25,14 @@ class SlotCall:
         self.stalled = False
         self._stall_timer: asyncio.TimerHandle | None = None
 
-    def started(self) -> None:
-        """The first token arrived: the call is healthy again, and counts if it had stalled."""
+    def _stop_timer(self) -> None:
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
+
+    def started(self) -> None:
+        """The first token arrived: the call is healthy again, and counts if it had stalled."""
+        self._stop_timer()
         if self.stalled:
             self.stalled = False
             self._slots._stalled -= 1
@@ -45,9 +48,7 @@ class SlotCall:
             self._slots._release()
 
     def _end(self) -> None:
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
+        self._stop_timer()
         if self.stalled:
             self.stalled = False
             self._slots._stalled -= 1

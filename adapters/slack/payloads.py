@@ -24,13 +24,11 @@ class FilePayload(TypedDict, total=False):
     url_private_download: str
 
 
-class MessageEvent(TypedDict, total=False):
-    """A `message` event, or a message as `conversations.replies` lists it."""
+class AppMentionEvent(TypedDict, total=False):
+    """An `app_mention` event; a message event has the same fields and a few more."""
 
-    type: str  # "message"
-    subtype: str  # absent for a plain message; "file_share", "bot_message", "message_changed"...
+    type: str  # "app_mention" or "message"
     channel: str
-    channel_type: str  # "im", "mpim", "channel" or "group"
     user: str
     bot_id: str
     text: str
@@ -42,20 +40,11 @@ class MessageEvent(TypedDict, total=False):
     files: list[FilePayload]
 
 
-class AppMentionEvent(TypedDict, total=False):
-    """An `app_mention` event: like a message, without `channel_type` or subtype."""
+class MessageEvent(AppMentionEvent, total=False):
+    """A `message` event, or a message as `conversations.replies` lists it."""
 
-    type: str  # "app_mention"
-    channel: str
-    user: str
-    bot_id: str
-    text: str
-    ts: str
-    thread_ts: str
-    event_ts: str
-    team: str
-    user_team: str
-    files: list[FilePayload]
+    subtype: str  # absent for a plain message; "file_share", "bot_message", "message_changed"...
+    channel_type: str  # "im", "mpim", "channel" or "group"
 
 
 class EventCallback(TypedDict, total=False):

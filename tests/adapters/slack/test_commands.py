@@ -237,3 +237,18 @@ async def test_mention_that_only_starts_with_a_command_word_is_a_question(slack,
     await in_thread(slack, run, thread, "model this as a graph")
     assert slack.ephemerals == []
     assert last_user_text(qwen.chat_requests[-1]) == "Alice: model this as a graph"
+
+
+async def test_a_very_long_question_is_posted_shortened_and_answered_in_its_thread(
+    slack, qwen, start_bot
+) -> None:
+    run = await start_bot()
+    question = "why " * 50_000
+    ack = await slack.command(question, channel=GENERAL, user=ALICE)
+    await run.idle()
+    assert not ack.body
+    (posted,) = slack.bot_messages(GENERAL, None)
+    assert posted.text.startswith("*Alice* asked: why why") and posted.text.endswith("…")
+    *notes, answer = slack.texts(GENERAL, posted.ts)
+    assert answer == "Hello from fake Qwen." and "memory budget" in notes[0]
+    assert not slack.responses.get(ack.command_id), "no invitation to invite the bot"
