@@ -16,7 +16,7 @@ from typing import TextIO
 
 from bot import commands, sentences
 from bot.config import ConfigError
-from bot.core import ConversationCore
+from bot.core import ConversationCore, Outcome
 from bot.reply import Reply
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
@@ -124,8 +124,8 @@ class TerminalAdapter:
         self.ready.set()
         if self.interactive:
             model = await core.model_of(self.key)
-            self.stdout.write(f"Chatting in #{self.key.channel} with {model}. "
-                              "/help for commands, /quit or Ctrl-D to leave.\n")
+            greeting = sentences.TERMINAL_GREETING.format(channel=self.key.channel, model=model)
+            self.stdout.write(greeting + "\n")
         while (line := await self._read_line(lines)) is not None:
             text = line.rstrip("\n")
             if not text.strip():
@@ -137,7 +137,11 @@ class TerminalAdapter:
                 continue
             incoming = Incoming(self.key, f"terminal-{time.time_ns()}", self.author, text,
                                 trigger=Trigger.DM)
-            await core.handle(incoming, TerminalReply(self.stdout))
+            outcome = await core.handle(incoming, TerminalReply(self.stdout))
+            if outcome in (Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN):
+                # One person at a keyboard: say it every time, not once per window.
+                self.stdout.write(f"({sentences.RATE_LIMITED})\n")
+                self.stdout.flush()
 
     async def _command(self, core: ConversationCore, line: str) -> None:
         command, arg = commands.split(line)

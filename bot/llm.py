@@ -25,6 +25,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from bot import sentences
 from bot.config import Settings
 from bot.slots import CallSlots
 from bot.sse import DONE, SSEDecoder, StreamErrorEvent, StreamFault, Usage, chunk_events
@@ -52,17 +53,17 @@ class _TransportError(Exception):
 
 
 MESSAGES = {
-    "auth": "Qwen rejected the bot's API key (401), so I can't answer; the bot's operator needs to fix it.",
-    "rate_limited": "Qwen is rate-limiting me right now; please try again in a minute.",
-    "content_refused": "Qwen's content filter refused this message, so I can't answer it.",
-    "unknown_model": "The model {model!r} isn't available on this Qwen endpoint; pick another one.",
-    "arrearage": "The Qwen account behind this bot is out of credit; the bot's operator needs to top it up.",
-    "timeout": "Qwen took too long to answer; please try again.",
-    "unreachable": "I can't reach Qwen right now; please try again shortly.",
-    "server_error": "Qwen had an internal error; please try again.",
-    "bad_stream": "Qwen sent an answer I couldn't read; please try again.",
-    "bad_request": "Qwen couldn't process this request ({detail}).",
-    "unknown": "Something went wrong while asking Qwen; please try again.",
+    "auth": sentences.QWEN_AUTH,
+    "rate_limited": sentences.QWEN_RATE_LIMITED,
+    "content_refused": sentences.QWEN_CONTENT_REFUSED,
+    "unknown_model": sentences.QWEN_UNKNOWN_MODEL,
+    "arrearage": sentences.QWEN_ARREARAGE,
+    "timeout": sentences.QWEN_TIMEOUT,
+    "unreachable": sentences.QWEN_UNREACHABLE,
+    "server_error": sentences.QWEN_SERVER_ERROR,
+    "bad_stream": sentences.QWEN_BAD_STREAM,
+    "bad_request": sentences.QWEN_BAD_REQUEST,
+    "unknown": sentences.QWEN_UNKNOWN,
 }
 
 #: Failures before the first token that another try may cure; a 429 has rules of its own.

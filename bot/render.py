@@ -53,7 +53,14 @@ def fences(line: str) -> list[int]:
 
 def advance(fence: Fence | None, line: str) -> Fence | None:
     """The code block open after `line`, given the one open before it (None: outside code)."""
+    return advance_to(fence, line, len(line))
+
+
+def advance_to(fence: Fence | None, line: str, end: int) -> Fence | None:
+    """`advance` over `line[:end]`, reading each fence's language in the whole line, as it shows."""
     for at in fences(line):
+        if at >= end:
+            break
         if fence is not None:
             fence = None
             continue
@@ -151,7 +158,7 @@ def split(text: str, limit: int) -> list[Piece]:
                 # A line too long for a message of its own: its head here, the rest in the next.
                 # The head may leave a block open that the whole line closes: room for a closer.
                 cut = cut_point(line, limit - size - len(FENCE) - 1)
-                fence = advance(fence, line[:cut])
+                fence = advance_to(fence, line, cut)
                 lines[index] = line[cut:]
                 pieces.append(Piece(line[:cut], "", reopen, fence))
                 break

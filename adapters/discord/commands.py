@@ -142,8 +142,8 @@ def install(tree: app_commands.CommandTree[discord.Client], bot: _Behaviour) -> 
             names = [m for m in core.settings.qwen_models if typed in m.lower()]
             return [app_commands.Choice(name=m, value=m) for m in names[:25]]
 
-    @tree.command(name="ask", description="Ask Qwen something")
-    @app_commands.describe(prompt="What to ask")
+    @tree.command(name="ask", description=sentences.ASK_HELP)
+    @app_commands.describe(prompt=sentences.ASK_PROMPT_HELP)
     async def ask(interaction: discord.Interaction, prompt: app_commands.Range[str, 1, 4000]) -> None:
         if not allowed(interaction):
             await private(interaction, sentences.NOT_HERE)

@@ -102,10 +102,14 @@ def trigger_of(message: discord.Message, bot_id: int) -> Trigger:
 
 def ignored(message: discord.Message, bot_id: int, answer_bots: bool) -> bool:
     """Its own messages, system messages and (unless configured) other bots are never conversation."""
-    # By identity: discord.py wraps an unknown type value, which may not even be hashable.
-    if message.author.id == bot_id or not any(message.type is kind for kind in CHAT_TYPES):
+    # discord.py leaves `author` unset when a payload lacks one: nobody to answer.
+    author = getattr(message, "author", None)
+    if author is None or author.id == bot_id:
         return True
-    return (message.author.bot is not False or message.webhook_id is not None) and not answer_bots
+    # By identity: discord.py wraps an unknown type value, which may not even be hashable.
+    if not any(message.type is kind for kind in CHAT_TYPES):
+        return True
+    return (author.bot is not False or message.webhook_id is not None) and not answer_bots
 
 
 def attachment_plan(message: discord.Message) -> tuple[list[Attachment], list[str]]:

@@ -120,9 +120,11 @@ class SlashCommands:
         names = await bot.people.names([user, *mentioned_users(question)])
         text = plain_text(question, names, bot_user_id=bot.bot_user_id, bot_name=bot.bot_name)
         shown = text if len(text) <= QUESTION_SHOWN else text[:QUESTION_SHOWN] + "…"
+        post = sentences.SLACK_QUESTION_POSTED.format(name=names.get(user, user), question=shown)
         try:
             posted = await bot.client.chat_postMessage(
-                channel=channel, text=to_mrkdwn(f"**{names.get(user, user)}** asked: {shown}"),
+                channel=channel,
+                text=to_mrkdwn(post),
                 unfurl_links=False,
             )
         except SlackApiError as exc:

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.sentences import RATE_LIMITED
 from tests.fakes.qwen import FakeQwen, Script, last_user_text
 
 
@@ -86,3 +87,9 @@ async def test_the_api_key_is_never_printed_or_logged(qwen: FakeQwen, tmp_path: 
     assert " DEBUG " in err  # the debug logs really ran
     assert "sk-top-secret" not in out + err
     assert qwen.auth_headers == ["Bearer sk-top-secret"]
+
+
+async def test_a_message_over_the_rate_limit_is_told_every_time(qwen: FakeQwen, tmp_path: Path):
+    _code, out, _ = await chat(qwen, tmp_path, "one\ntwo\nthree\n", USER_RATE_LIMIT="1")
+    assert out.count(RATE_LIMITED) == 2
+    assert len(qwen.chat_requests) == 1

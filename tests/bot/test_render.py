@@ -107,3 +107,8 @@ def test_a_long_line_is_never_cut_between_a_fence_and_its_language() -> None:
         done += piece.body
         assert piece.closes == open_fence(done)
     assert done == text
+
+
+def test_a_cut_line_reads_a_fences_language_in_the_whole_line() -> None:
+    text = "0" * 13 + "```" + "0" * 1000  # a thousand zeros are code, not a language
+    assert all(piece.reopen in (None, Fence("")) for piece in split(text, 40))
