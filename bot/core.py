@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from enum import StrEnum
 
 from bot import sentences
@@ -19,11 +20,12 @@ from bot.attachments import image_urls, inline_text
 from bot.commands import Commands
 from bot.config import Settings
 from bot.context import build_context, fit_message
+from bot.journal import AnswerJournal, recover
 from bot.lifecycle import Answer, Lifecycle, last_words
 from bot.limits import UserLimit
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
-from bot.memory import MemoryStore, MemoryUnavailable, Turn, open_store
+from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished, open_store
 from bot.reply import Reply
 from bot.summary import Summariser
 from bot.text import storable
@@ -68,6 +70,8 @@ class ConversationCore:
         self._locks = KeyedLocks()
         self._pending: set[tuple[ConversationKey, str]] = set()
         self.lifecycle = Lifecycle()
+        #: This process, in the journal of answers in progress: entries of other owners may be orphans.
+        self.owner = uuid.uuid4().hex
 
     @classmethod
     async def start(cls, settings: Settings) -> ConversationCore:
@@ -155,7 +159,13 @@ class ConversationCore:
         self.lifecycle.answers.add(answer)
         try:
             async with self.conversation(incoming.key):
-                return await self._answer(incoming, reply, answer)
+                try:
+                    return await self._answer(incoming, reply, answer)
+                finally:
+                    # Under the conversation's lock, which is what tells another process
+                    # recovering this conversation that the entry's owner is alive.
+                    if answer.journal is not None:
+                        await _quietly(answer.journal.end())
         except asyncio.CancelledError:
             if not answer.closed:  # cancelled before the model was called
                 answer.closed = True
@@ -191,6 +201,10 @@ class ConversationCore:
         stored = await self.store.add_turn(key, self._user_turn(incoming, text))
         if stored is None:
             return Outcome.DUPLICATE
+        # Durable before anything of the answer is shown: a process killed from here on leaves
+        # an entry the next start finishes (see `recover`).
+        answer.journal = await AnswerJournal.begin(self.store, key, incoming.message_id, self.owner,
+                                                   snapshot.summary.version, reply)
         for note in notes:
             await _quietly(reply.notice(note))
         if answer.stopped or self.lifecycle.refusing:
@@ -266,6 +280,8 @@ class ConversationCore:
                 else:
                     answer.text += storable(event)
                     throttle.push(answer.text)
+                    if answer.journal is not None:
+                        answer.journal.text(answer.text)
 
         answer.stream = asyncio.create_task(consume())
         try:
@@ -286,6 +302,20 @@ class ConversationCore:
         finally:
             answer.stream.cancel()
             await throttle.close()
+
+
+    # -- crash recovery -----------------------------------------------------------------------
+
+    async def recover(self, platform: str, finish: Callable[[Unfinished], Awaitable[None]]) -> int:
+        """Finish the answers a killed process left on `platform`; how many were finished.
+
+        Adapters call it once connected. `finish(entry)` closes what the entry's `place` says is
+        shown (the interrupted mark on a half-written message, or the "stopped before I could
+        answer" sentence when nothing was shown) and raises only if worth trying at the next start.
+        The partial text is then remembered as the answer (see `bot.journal.recover`).
+        """
+        return await recover(self.store, platform, finish, owner=self.owner, lock=self.conversation,
+                             count=self.counter.count)
 
 
 async def _quietly(call: object) -> None:

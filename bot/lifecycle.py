@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Coroutine
 
+from bot.journal import AnswerJournal
 from bot.llm import Usage
 from bot.types import ConversationKey
 
@@ -34,6 +35,7 @@ class Answer:
     text: str = ""  # the answer so far
     usage: Usage | None = None
     closed: bool = False  # finish or fail has been called
+    journal: AnswerJournal | None = None  # its durable entry, once the user's turn is stored
     # Set once the user's turn is stored:
     key: ConversationKey | None = None
     user_id: str = ""

@@ -3,16 +3,35 @@
 The core calls `partial` with the whole text so far (never a delta), at most once per
 `update_interval` seconds, then exactly one of `finish` or `fail`. Adapters decide how text
 reaches their platform: editing messages, streaming APIs, or printing.
+
+For crash recovery an adapter also says where its answer is shown: `where` returns a JSON-able
+description only that adapter reads back (channel, message ids, ...), and the adapter calls
+`moved` after each write that changes it (the first visible one above all).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 
 
 class Reply(ABC):
     #: Seconds the adapter wants between two `partial` calls; the core coalesces deltas in between.
     update_interval: float = 1.0
+    _watcher: Callable[[], Awaitable[None]] | None = None
+
+    def where(self) -> dict[str, object]:
+        """Where this answer is shown (JSON-able, read back only by the same adapter after a crash)."""
+        return {}
+
+    def watch(self, watcher: Callable[[], Awaitable[None]]) -> None:
+        """The core's callback for `moved`."""
+        self._watcher = watcher
+
+    async def moved(self) -> None:
+        """Adapters call this after a write that changed `where` (first of all, the first visible one)."""
+        if self._watcher is not None:
+            await self._watcher()
 
     async def started(self) -> None:
         """The model was called; a good moment for a typing indicator or a status line."""

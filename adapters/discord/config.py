@@ -16,6 +16,8 @@ class DiscordSettings(EnvSettings):
     discord_token: SecretStr | None = None
     #: REST base URL; point it at a shared rate-limit proxy (nirn-proxy, twilight-http-proxy).
     discord_api_url: str = DISCORD_API
+    #: Gateway WebSocket URL; unset means Discord's own (set it for a gateway proxy or a test double).
+    discord_gateway_url: str = ""
     #: Sync slash commands to this guild only (instant, for development) instead of globally.
     discord_guild_id: int | None = None
     shard_count: int | None = Field(default=None, ge=1)
@@ -64,6 +66,14 @@ class DiscordSettings(EnvSettings):
     @classmethod
     def _api_url(cls, value: str) -> str:
         return http_url(value, DISCORD_API)
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _gateway_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError("expected a ws:// or wss:// URL")
+        return value
 
     @model_validator(mode="after")
     def _shards(self) -> DiscordSettings:

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 NO_PINGS = discord.AllowedMentions.none()
 #: What a write to Discord can raise besides an HTTP error: the connection failing under it.
 NETWORK_ERRORS = (OSError, aiohttp.ClientError)
+#: How long an interaction's token may edit its response (Discord: 15 minutes), with a margin.
+INTERACTION_TOKEN_SECONDS = 14 * 60
 
 
 class Surface(ABC):
@@ -57,6 +59,10 @@ class Surface(ABC):
 
     def typing(self) -> contextlib.AbstractAsyncContextManager[Any] | None:
         return None
+
+    def where(self) -> dict[str, object]:
+        """Where the answer goes, for crash recovery (adapters/discord/recovery.py)."""
+        return {"channel": str(self.channel_id)}
 
 
 class MessageSurface(Surface):
@@ -91,6 +97,9 @@ class MessageSurface(Surface):
     def typing(self) -> contextlib.AbstractAsyncContextManager[Any] | None:
         return self.channel.typing()
 
+    def where(self) -> dict[str, object]:
+        return {"channel": str(self.channel_id), "reply_to": str(self.origin.id)}
+
 
 class InteractionSurface(Surface):
     """Answers an app command: the deferred response becomes the first message, follow-ups the rest."""
@@ -114,6 +123,12 @@ class InteractionSurface(Surface):
 
     async def note(self, content: str) -> None:
         await self.interaction.followup.send(content, allowed_mentions=NO_PINGS, ephemeral=True)
+
+    def where(self) -> dict[str, object]:
+        # The token edits the response for 15 minutes; after that only the channel is left.
+        expires = self.interaction.created_at.timestamp() + INTERACTION_TOKEN_SECONDS
+        return {"channel": str(self.channel_id), "application": str(self.interaction.application_id),
+                "token": self.interaction.token, "expires": expires}
 
 
 @dataclass
@@ -151,6 +166,9 @@ class DiscordReply(Reply):
         self.text = ""  # the answer so far, as the core last sent it
 
     # -- the core's calls ---------------------------------------------------------------------
+
+    def where(self) -> dict[str, object]:
+        return {**self.surface.where(), "messages": [str(s.handle.id) for s in self.shown]}
 
     async def started(self) -> None:
         typing = self.surface.typing()
@@ -256,6 +274,8 @@ class DiscordReply(Reply):
                 if index == 0:
                     self.first_visible_at = time.perf_counter()
                     self._visible.set()
+                if not self._final:  # a final write is followed by the end of the journal entry
+                    await self.moved()
             elif op == "edit":
                 content = self._wanted[index]
                 await self.surface.edit(self.shown[index].handle, content)

@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from adapters.slack.config import SlackSettings
+from adapters.slack.parse import PLATFORM
 from bot.config import load
 
 if TYPE_CHECKING:
@@ -39,11 +40,14 @@ class SlackAdapter:
         if problem:
             raise ConfigError(problem)
         from adapters.slack.app import SlackBot
+        from adapters.slack.recovery import finish
 
         bot = SlackBot(self.settings, core)
         try:
             await bot.start()
             self.bot = bot
+            # Connected: finish what a killed process left half-written before calling it ready.
+            await core.recover(PLATFORM, lambda entry: finish(bot.client, entry))
             self.ready.set()
             await asyncio.Event().wait()
         finally:

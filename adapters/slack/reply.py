@@ -126,6 +126,11 @@ class SlackReply(Reply):
         await self._show(f"{shown}⚠️ {message}", final=True)
         self._done = True
 
+    def where(self) -> dict[str, object]:
+        """For crash recovery (adapters/slack/recovery.py): the channel, thread and messages."""
+        return {"channel": self.channel, "thread_ts": self.thread_ts,
+                "messages": [{"ts": m.ts, "open": m.streaming} for m in self.messages]}
+
     def _may_update(self) -> bool:
         """Take one chat.update from the workspace's budget if it has room now."""
         if self.budget.wait(self.budget_key) > 0:
@@ -192,6 +197,7 @@ class SlackReply(Reply):
                 current = _Message(str(response["ts"]), True, first)
                 self.messages.append(current)
                 self._reopen = ""
+                await self.moved()
             else:
                 await self.client.chat_appendStream(channel=self.channel, ts=current.ts, markdown_text=chunk)
                 current.content += chunk
@@ -222,6 +228,7 @@ class SlackReply(Reply):
         await self.client.chat_stopStream(channel=self.channel, ts=message.ts, markdown_text=closer or None)
         message.content += closer
         message.streaming = False
+        await self.moved()
 
     async def _update_to(self, text: str, *, final: bool) -> None:
         pieces = mrkdwn_pieces(text)
@@ -233,6 +240,7 @@ class SlackReply(Reply):
                 )
                 self.messages.append(_Message(str(response["ts"]), False, piece, kind="post",
                                               updated_at=time.monotonic()))
+                await self.moved()
                 continue
             message = self.messages[index]
             if message.content == piece and not message.streaming:
@@ -299,6 +307,7 @@ class SlackReply(Reply):
         except SlackApiError as exc:
             # An expired stream is already closed; chat.update below rewrites it either way.
             log.debug("stopStream on %s: %s", message.ts, error_code(exc))
+        await self.moved()
         message.content = "\0"  # force the rewrite
 
     async def _set_status(self) -> None:

@@ -12,6 +12,7 @@ from bot.memory.base import (
     Summary,
     Tokens,
     Turn,
+    Unfinished,
     UsageReport,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "Summary",
     "Tokens",
     "Turn",
+    "Unfinished",
     "UsageReport",
     "open_store",
 ]

@@ -83,6 +83,26 @@ class MemoryStats:
     summarised_turns: int
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """A journal entry: an answer a process began and has not ended (yet, or ever, if it died).
+
+    `place` is the adapter's own JSON text saying where the answer goes and what of it is shown;
+    `visible` whether anything of it has been shown; `text` the answer as last saved, a few
+    seconds behind what was shown at most."""
+
+    id: int
+    key: ConversationKey
+    message_id: str
+    owner: str
+    version: int
+    visible: bool = False
+    place: str = ""
+    text: str = ""
+    started_at: float = 0.0
+    updated_at: float = 0.0
+
+
 def opened(resource: R | None, owner: object) -> R:
     """`resource` (a connection or pool set by `open()`), or a clear error if it was not opened."""
     if resource is None:
@@ -185,6 +205,31 @@ class MemoryStore(ABC):
     @abstractmethod
     async def claim_event(self, platform: str, event_id: str) -> bool:
         """True the first time an event id is claimed, False ever after (across restarts and replicas)."""
+
+    # -- the journal of answers in progress (crash recovery) -------------------------------------
+
+    @abstractmethod
+    async def begin_answer(
+        self, key: ConversationKey, message_id: str, owner: str, version: int, place: str = ""
+    ) -> int:
+        """Record that `owner` (one process) started answering `message_id`, nothing shown yet; its id."""
+
+    @abstractmethod
+    async def save_answer(self, entry_id: int, *, place: str | None = None, text: str | None = None) -> None:
+        """Update where the answer is shown (so it is visible from now on) and/or its text so far;
+        None leaves a field alone."""
+
+    @abstractmethod
+    async def end_answer(self, entry_id: int) -> None:
+        """The answer ended (whatever its outcome): forget the entry."""
+
+    @abstractmethod
+    async def unfinished(self, platform: str, *, not_owner: str) -> list[Unfinished]:
+        """Entries of this platform begun by any process but `not_owner`, oldest first."""
+
+    @abstractmethod
+    async def unfinished_entry(self, entry_id: int) -> Unfinished | None:
+        """The entry, if it still exists."""
 
     async def load(self, key: ConversationKey) -> Snapshot:
         """Everything a turn reads first. Backends may do it in one query: it is on every reply's path."""

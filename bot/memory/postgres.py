@@ -97,6 +97,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX receipts_by_age ON receipts (written_at);
     """,
+    # The journal of answers in progress, so a restarted process can finish what a killed one left.
+    """
+    CREATE TABLE answers (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        memory_version BIGINT NOT NULL DEFAULT 0,
+        visible BOOLEAN NOT NULL DEFAULT FALSE,
+        place TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '',
+        started_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX answers_by_platform ON answers (platform, id);
+    """,
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.

@@ -20,6 +20,7 @@ from bot.memory.base import (
     Summary,
     Tokens,
     Turn,
+    Unfinished,
     UsageReport,
 )
 from bot.types import ChannelMode, ConversationKey
@@ -32,6 +33,8 @@ Params = Sequence[object]
 
 TURN_COLUMNS = "role, author_id, author_name, text, tokens, message_id, created_at, id"
 FIND_CONVERSATION = "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?"
+UNFINISHED_COLUMNS = ("id, platform, space, channel, thread, message_id, owner, memory_version, visible,"
+                      " place, text, started_at, updated_at")
 CLEAR_SUMMARY = "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
 
 
@@ -267,3 +270,45 @@ class SQLStore(MemoryStore):
         )
         await self._execute("DELETE FROM events WHERE claimed_at < ?", (now - EVENT_RETENTION_SECONDS,))
         return claimed is not None
+
+    # -- the journal of answers in progress -----------------------------------------------------
+
+    async def begin_answer(
+        self, key: ConversationKey, message_id: str, owner: str, version: int, place: str = ""
+    ) -> int:
+        now = time.time()
+        entry_id = await self._write(
+            "INSERT INTO answers (platform, space, channel, thread, message_id, owner, memory_version,"
+            " place, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (key.platform, key.space, key.channel, key.thread or "", message_id, owner, version, place,
+             now, now),
+        )
+        return int(str(entry_id))
+
+    async def save_answer(self, entry_id: int, *, place: str | None = None, text: str | None = None) -> None:
+        # COALESCE leaves a field given as NULL (None) as it was.
+        await self._execute(
+            "UPDATE answers SET visible = (visible OR CAST(? AS TEXT) IS NOT NULL), place=COALESCE(?, place),"
+            " text=COALESCE(?, text), updated_at=? WHERE id=?",
+            (place, place, text, time.time(), entry_id),
+        )
+
+    async def end_answer(self, entry_id: int) -> None:
+        await self._execute("DELETE FROM answers WHERE id=?", (entry_id,))
+
+    async def unfinished(self, platform: str, *, not_owner: str) -> list[Unfinished]:
+        rows = await self._fetch(
+            f"SELECT {UNFINISHED_COLUMNS} FROM answers WHERE platform=? AND owner<>? ORDER BY id",
+            (platform, not_owner),
+        )
+        return [_unfinished(row) for row in rows]
+
+    async def unfinished_entry(self, entry_id: int) -> Unfinished | None:
+        rows = await self._fetch(f"SELECT {UNFINISHED_COLUMNS} FROM answers WHERE id=?", (entry_id,))
+        return _unfinished(rows[0]) if rows else None
+
+
+def _unfinished(row: Row) -> Unfinished:
+    entry_id, platform, space, channel, thread, message_id, owner, version, visible, *rest = row
+    key = ConversationKey(platform, space, channel, thread or None)
+    return Unfinished(int(entry_id), key, message_id, owner, int(version), bool(visible), *rest)

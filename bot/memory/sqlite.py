@@ -69,6 +69,25 @@ MIGRATIONS: list[str] = [
     "CREATE INDEX events_by_time ON events (claimed_at);",
     "ALTER TABLE conversations ADD COLUMN memory_version INTEGER NOT NULL DEFAULT 0;",
     "CREATE INDEX turns_by_conversation ON turns (conversation_id, id);",
+    # The journal of answers in progress, so a restarted process can finish what a killed one left.
+    """
+    CREATE TABLE answers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        memory_version INTEGER NOT NULL DEFAULT 0,
+        visible BOOLEAN NOT NULL DEFAULT FALSE,
+        place TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '',
+        started_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX answers_by_platform ON answers (platform, id);
+    """,
 ]
 
 

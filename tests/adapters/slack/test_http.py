@@ -190,7 +190,8 @@ async def test_200_hostile_requests_write_a_handful_of_lines(slack, qwen, start_
         statuses.add((await post(http, slack, body, headers))[0])
     await run.idle()
     assert statuses == {400, 401, 413, 415}
-    assert len(caplog.records) <= len(hostile)
+    # aiosqlite's worker thread may still be logging the start-up query's completion.
+    assert len([r for r in caplog.records if r.name != "aiosqlite"]) <= len(hostile)
     assert no_traceback(caplog) and SECRET_WORDS not in caplog.text
     assert qwen.requests == []
 
