@@ -81,7 +81,7 @@ async def raw_rate(base_url: str, requests: list[Request], parallel: int) -> Mea
 async def core_rate(base_url: str, turns: int, conversations: int, database: Path,
                     sent: list[Request], parallel: int, update_interval: float = 1.0) -> Measured:
     settings = Settings(qwen_api_key="bench", qwen_base_url=base_url,  # type: ignore[arg-type]
-                        database_url=f"sqlite:///{database}")
+                        database_url=f"sqlite:///{database}", user_rate_limit=0)
     core = await ConversationCore.start(settings)
     stream = core.llm.stream
 

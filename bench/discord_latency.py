@@ -49,9 +49,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         core = await ConversationCore.start(Settings(
             qwen_api_key="sk-bench", qwen_base_url=qwen.base_url, database_url=f"sqlite:///{tmp}/bench.db",
-            qwen_max_retries=0,
+            qwen_max_retries=0, user_rate_limit=0,
         ))
-        settings = DiscordSettings(discord_token=fake.token, discord_api_url=fake.api_url, user_rate_limit=0)
+        settings = DiscordSettings(discord_token=fake.token, discord_api_url=fake.api_url)
         adapter = DiscordAdapter(settings, guild_ready_timeout=0.05)
         task = asyncio.create_task(adapter.serve(core))
         await asyncio.wait_for(adapter.ready.wait(), 15)

@@ -55,12 +55,12 @@ async def run_case(mode: str, where: str, workdir: Path) -> dict[str, tuple[floa
     if where == "dm (edits)":
         slack.stream_error = "missing_scope"
     settings = Settings(qwen_api_key="sk-bench", qwen_base_url=qwen.base_url,  # type: ignore[call-arg]
-                        database_url=f"sqlite:///{workdir / f'{mode}-{where[:2]}.db'}", qwen_max_retries=0)
+                        database_url=f"sqlite:///{workdir / f'{mode}-{where[:2]}.db'}", qwen_max_retries=0,
+                        user_rate_limit=0)
     core = await ConversationCore.start(settings)
     options: dict[str, object] = {
         "slack_bot_token": slack.bot_token, "slack_api_url": slack.api_url,
         "slack_signing_secret": slack.signing_secret, "slack_http_host": "127.0.0.1", "port": 0,
-        "user_rate_limit": 0,
     }
     if mode == "socket":
         options["slack_app_token"] = slack.app_token
