@@ -23,7 +23,7 @@ from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface
 from bot import sentences
 from bot.attachments import classify
 from bot.core import ConversationCore, Outcome
-from bot.limits import MemoryWindow
+from bot.limits import MemoryWindow, Window
 from bot.locks import KeyedLocks
 from bot.types import Attachment, ChannelMode, ConversationKey, Incoming, Trigger
 
@@ -71,7 +71,7 @@ class _Behaviour:
         self.core = core
         self.settings = settings
         #: Messages sent or edited per channel, shared by every answer in the process.
-        self.budget = MemoryWindow(settings.discord_channel_edits, settings.discord_edit_window)
+        self.budget: Window = MemoryWindow(settings.discord_channel_edits, settings.discord_edit_window)
         self.tree = app_commands.CommandTree(self)
         commands.install(self.tree, self)
         self._ready_callback = on_ready
@@ -160,6 +160,11 @@ class _Behaviour:
     # -- messages -----------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
+        # Handed to the core's lifecycle, so shutdown's grace also covers a message still being
+        # looked at or downloaded before the core has it.
+        await self.core.spawn(self._on_message(message))
+
+    async def _on_message(self, message: discord.Message) -> None:
         try:
             await self.handle_message(message)
         except Exception:

@@ -2,7 +2,7 @@
 
 The core hands over the whole text so far whenever it likes; this class keeps only the newest
 text and a single writer task brings Discord up to date at its own pace: at most one edit per
-message every `edit_interval` seconds, and per channel no more than the shared write budget (a `MemoryWindow`)
+message every `edit_interval` seconds, and per channel no more than the shared write budget (a `Window`)
 allows. Text that arrives while the writer waits is coalesced, never queued edit by edit
 (discord.py sleeps silently on 429s, so a loop that queued edits would fall ever further behind).
 A failed write is tried again with the next text; the final text gets one more try after a pause
@@ -25,7 +25,7 @@ import aiohttp
 import discord
 
 from adapters.discord import render
-from bot.limits import MemoryWindow
+from bot.limits import Window
 from bot.reply import Reply
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class DiscordReply(Reply):
     def __init__(
         self,
         surface: Surface,
-        budget: MemoryWindow,
+        budget: Window,
         *,
         edit_interval: float = 1.2,
         clock: Callable[[], float] = time.monotonic,
@@ -245,11 +245,9 @@ class DiscordReply(Reply):
                 if wait > 0:
                     await asyncio.sleep(wait)
                     continue  # newer text may have arrived meanwhile: decide again
-            wait = self.budget.wait(channel)
-            if wait > 0:
-                await asyncio.sleep(wait)
+            if not await self.budget.try_acquire(channel):
+                await asyncio.sleep(await self.budget.time_until_free(channel))
                 continue
-            self.budget.take(channel)
             if await self._perform(op, index):
                 retried = False
                 continue

@@ -46,7 +46,7 @@ from bot import sentences
 from bot.access import AccessList
 from bot.config import ConfigError
 from bot.core import ConversationCore, Outcome
-from bot.limits import MemoryWindow
+from bot.limits import MemoryWindow, Window
 from bot.locks import KeyedLocks
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
@@ -112,7 +112,7 @@ class SlackBot:
         self.capabilities = Capabilities(streaming=settings.slack_streaming)
         self.locks = KeyedLocks()
         #: chat.update calls per workspace, shared by every answer in the process.
-        self.updates = MemoryWindow(max(1, settings.slack_updates_per_minute // 6), UPDATE_WINDOW)
+        self.updates: Window = MemoryWindow(max(1, settings.slack_updates_per_minute // 6), UPDATE_WINDOW)
         self.people = Users(self.client)
         self.files = Files(settings.bot_token, settings.slack_api_url)
         self.bot_user_id = ""

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.render import STREAM_LIMIT, mrkdwn_pieces, settled, to_mrkdwn, to_stream_markdown
-from bot.limits import MemoryWindow
+from bot.limits import Window
 from bot.render import FENCE, close, cut_point, open_fence
 from bot.reply import Reply
 
@@ -72,7 +72,7 @@ class SlackReply(Reply):
         thread_ts: str | None,
         team: str,
         user: str,
-        budget: MemoryWindow,
+        budget: Window,
         budget_key: str,
         capabilities: Capabilities,
         stream: bool = True,
@@ -131,12 +131,9 @@ class SlackReply(Reply):
         return {"channel": self.channel, "thread_ts": self.thread_ts,
                 "messages": [{"ts": m.ts, "open": m.streaming} for m in self.messages]}
 
-    def _may_update(self) -> bool:
-        """Take one chat.update from the workspace's budget if it has room now."""
-        if self.budget.wait(self.budget_key) > 0:
-            return False
-        self.budget.take(self.budget_key)
-        return True
+    async def _must_update(self) -> None:
+        """Spend one chat.update that has to happen (final text), over the budget if need be."""
+        await self.budget.acquire(self.budget_key, max_wait=0)
 
     @property
     def _kind(self) -> str:
@@ -248,10 +245,12 @@ class SlackReply(Reply):
             if message.streaming:
                 await self._close_stream(message)
             if not final:
-                if time.monotonic() - message.updated_at < UPDATE_INTERVAL or not self._may_update():
+                if time.monotonic() - message.updated_at < UPDATE_INTERVAL:
+                    continue
+                if not await self.budget.try_acquire(self.budget_key):
                     continue
             else:
-                self.budget.take(self.budget_key)
+                await self._must_update()
                 if not await self._final_edit(message, piece):
                     await self._post_instead(message, pieces[index:])
                     return
@@ -264,7 +263,7 @@ class SlackReply(Reply):
             # A shorter final text (e.g. a failure note) leaves no stale continuation behind.
             for message in self.messages[len(pieces):]:
                 if message.content:
-                    self.budget.take(self.budget_key)
+                    await self._must_update()
                     await self.client.chat_update(channel=self.channel, ts=message.ts, text="…")
                     message.content = ""
 
