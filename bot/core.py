@@ -164,7 +164,7 @@ class ConversationCore:
                 finally:
                     # Under the conversation's lock, which is what tells another process
                     # recovering this conversation that the entry's owner is alive.
-                    if answer.journal is not None:
+                    if answer.journal is not None and not answer.unfinished:
                         await _quietly(answer.journal.end())
         except asyncio.CancelledError:
             if not answer.closed:  # cancelled before the model was called
@@ -223,7 +223,7 @@ class ConversationCore:
             image_urls=images,
         )
         model = self.settings.model_for(conv.model, vision=bool(images))
-        answer.key, answer.user_id = key, incoming.author.id
+        answer.key, answer.user_id, answer.question = key, incoming.author.id, incoming.message_id
         answer.prompt_tokens, answer.version = context.tokens, snapshot.summary.version
         await _quietly(reply.started())
         try:
@@ -248,9 +248,23 @@ class ConversationCore:
             return await self._close(reply, answer, sentences.EMPTY_ANSWER, Outcome.FAILED)
         answer.closed = True
         shown = answer.text + sentences.INTERRUPTED_MARK if answer.interrupted else answer.text
-        await _quietly(reply.finish(shown))
+        try:
+            await _quietly(reply.finish(shown))
+        except asyncio.CancelledError:
+            # Shutdown cut a platform write that hung: the answer is remembered all the same, and
+            # its journal entry is kept so the next start closes the message left open.
+            answer.unfinished = True
+            await last_words(self._remember(answer))
+            raise
+        return await self._remember(answer)
+
+    async def _remember(self, answer: Answer) -> Outcome:
         assert answer.key is not None
-        turn = Turn("assistant", "assistant", "assistant", answer.text, self.counter.count(answer.text))
+        if answer.unfinished and answer.journal is not None:
+            await answer.journal.save_text(answer.text)
+        # Keyed by the question, as crash recovery keys it: stored once whoever stores it first.
+        turn = Turn("assistant", "assistant", "assistant", answer.text, self.counter.count(answer.text),
+                    f"answer-to:{answer.question}")
         # A reset or forget-me while the model was answering wins: shown, not remembered.
         await self.store.add_turn(answer.key, turn, if_version=answer.version)
         usage = answer.usage or Usage(answer.prompt_tokens, turn.tokens)

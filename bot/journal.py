@@ -66,6 +66,12 @@ class AnswerJournal:
         await self._wait_flush()
         await self._save(_json(reply.where()))
 
+    async def save_text(self, text: str) -> None:
+        """Save `text` now: the next start shows and remembers all of it."""
+        self._text = text
+        await self._wait_flush()
+        await self._save(None)
+
     async def end(self) -> None:
         self._ended = True
         await self._wait_flush()

@@ -36,6 +36,9 @@ class Answer:
     usage: Usage | None = None
     closed: bool = False  # finish or fail has been called
     journal: AnswerJournal | None = None  # its durable entry, once the user's turn is stored
+    question: str = ""  # the question's message id, which keys the answer's turn
+    #: Shutdown cut its last platform write: its journal entry stays, for the next start to close.
+    unfinished: bool = False
     # Set once the user's turn is stored:
     key: ConversationKey | None = None
     user_id: str = ""

@@ -127,3 +127,26 @@ async def test_a_live_replica_s_answer_is_never_taken_over(make_settings, qwen: 
         assert [t.text for t in turns] == ["hello", "a slow but living answer"]
         for core in (live, other):
             await core.close()
+
+
+class HangingFinishReply(PlacedReply):
+    """A platform whose last write hangs (say, a final edit rate-limited for minutes)."""
+
+    async def finish(self, text: str) -> None:
+        await asyncio.sleep(3600)
+
+
+async def test_an_answer_whose_last_write_hangs_at_shutdown_is_remembered_and_left_to_recover(
+    core, qwen: FakeQwen
+):
+    qwen.queue(Script(text=" ".join(f"w{i}" for i in range(20))))
+    reply = HangingFinishReply()
+    task = asyncio.create_task(core.handle(question(), reply))
+    await until(lambda: bool(reply.partials), 5, "the answer to be shown")
+    await asyncio.sleep(0.3)  # the model is done; the final write hangs
+    await core.stop(grace=0)
+    assert task.done()
+    turns = (await core.store.load(KEY)).turns
+    assert [t.role for t in turns] == ["user", "assistant"] and turns[1].text.startswith("w0")
+    [entry] = await entries(core)  # for the next start to close the message left open
+    assert entry.text == turns[1].text
