@@ -69,6 +69,8 @@ MIGRATIONS: list[str] = [
     "CREATE INDEX events_by_time ON events (claimed_at);",
     "ALTER TABLE conversations ADD COLUMN memory_version INTEGER NOT NULL DEFAULT 0;",
     "CREATE INDEX turns_by_conversation ON turns (conversation_id, id);",
+    # A budgeted `load` sums the newest turns' tokens from the index alone (see sql.py).
+    "CREATE INDEX turns_recent ON turns (conversation_id, id, tokens); DROP INDEX turns_by_conversation;",
 ]
 
 
