@@ -42,15 +42,19 @@ LOAD = (
     " FROM conversations c"
     " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto"
 )
-# `MemoryStore.load` with a budget: the oldest turn to read is found from the index alone
+# `MemoryStore.load` with a budget: the oldest turn to read is found once, from the index alone
 # (turns_recent holds each turn's tokens), so only the rows a context can use are read whole.
 LOAD_WITHIN_BUDGET = (
-    f"{LOAD} AND t.id >= (SELECT COALESCE(MIN(id), 0) FROM ("
-    f" SELECT id, SUM(tokens + {MESSAGE_OVERHEAD}) OVER"
+    "WITH c AS (SELECT * FROM conversations WHERE id=?),"
+    f" recent AS (SELECT id, SUM(tokens + {MESSAGE_OVERHEAD}) OVER"
     "  (ORDER BY id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS newer"
-    "  FROM turns WHERE conversation_id = c.id AND id > c.summary_upto) recent"
-    " WHERE COALESCE(newer, 0) < ?)"
-    " WHERE c.id=? ORDER BY t.id"
+    "  FROM turns WHERE conversation_id=? AND id > (SELECT summary_upto FROM c)),"
+    " cut AS (SELECT COALESCE(MIN(id), 0) AS first FROM recent WHERE COALESCE(newer, 0) < ?)"
+    " SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
+    " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
+    " FROM c CROSS JOIN cut"
+    " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto AND t.id >= cut.first"
+    " ORDER BY t.id"
 )
 
 
@@ -173,7 +177,7 @@ class SQLStore(MemoryStore):
         if budget is None:
             rows = await self._fetch(f"{LOAD} WHERE c.id=? ORDER BY t.id", (conv,))
         else:
-            rows = await self._fetch(LOAD_WITHIN_BUDGET, (budget, conv))
+            rows = await self._fetch(LOAD_WITHIN_BUDGET, (conv, conv, budget))
         if not rows:
             return Snapshot(ConversationSettings(), Summary(), ())
         persona, model, mode, summary, upto, version = rows[0][:6]
