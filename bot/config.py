@@ -62,7 +62,9 @@ class Settings(EnvSettings):
     )
     max_context_tokens: int = Field(default=8000, ge=256)
     max_output_tokens: int = Field(default=2048, ge=1)
-    max_concurrent_replies: int = Field(default=8, ge=1)
+    # Sized from Model Studio's published limits (README, "Performance"): 32 full-context calls
+    # stay within the tightest per-minute token quota, far below its request quota.
+    max_concurrent_replies: int = Field(default=32, ge=1)
     #: Messages per user per minute on each platform; the next gets one polite note (0: no limit).
     user_rate_limit: int = Field(default=6, ge=0)
     #: Seconds a stopping bot lets answers under way finish before it ends them itself.

@@ -75,7 +75,8 @@ class ConversationCore:
 
     @classmethod
     async def start(cls, settings: Settings) -> ConversationCore:
-        store = await open_store(settings.database_url)
+        # `load` reads only the turns a context of this budget could hold (and one more).
+        store = await open_store(settings.database_url, load_budget=settings.max_context_tokens)
         return cls(settings, store, QwenClient(settings))
 
     async def stop(self, grace: float | None = None) -> None:

@@ -265,32 +265,38 @@ def display_name(user: Mapping[str, Any]) -> str:
     return _text(user.get("id")) or "someone"
 
 
+def parse_command(text: str) -> tuple[str, str]:
+    """`/qwen` text as (command name, argument); an empty name means a question (or nothing).
+
+    Strict, so a question that merely starts with a command word ("reset my router password, how?",
+    "help me write a haiku") stays a question: a command without an argument must stand alone,
+    and a command with a fixed choice of values (or a model name) takes one word.
+    """
+    question = "", text.strip()
+    command, arg = commands.split(text)
+    if command is None:
+        head, _, rest = text.strip().partition(" ")
+        return ("help", "") if head.lower() == "help" and not rest.strip() else question
+    if arg and command.arg is None:
+        return question
+    if arg and (command.choices or command.name == "model") and len(arg.split()) > 1:
+        return question
+    return command.name, arg
+
+
 def thread_command(text: str, models: Sequence[str] = ()) -> tuple[str, str] | None:
     """`reset`, `memory`, `model qwen-plus`... when a mention's whole text is a command, else None.
 
-    Strict, so a question that merely starts with a command word ("model this as a graph") stays
-    a question: argument-less commands must stand alone and a model must be one of `models`. A
-    channel's own settings (channel mode) are set with the slash command, not in a thread.
+    Stricter than the slash command, as a mention is conversation: a model must be one of
+    `models` ("model this" stays a question), and a channel's own settings (channel mode) are set
+    with the slash command, not in a thread.
     """
     name, arg = parse_command(text)
-    if name == "help":
-        return None if arg else ("help", "")
     command = commands.find(name) if name else None
+    if name == "help":
+        return "help", ""
     if command is None or command.channel_only:
-        return None
-    if arg and command.arg is None:
         return None
     if command.name == "model" and arg and arg not in models:
         return None
     return name, arg
-
-
-def parse_command(text: str) -> tuple[str, str]:
-    """`/qwen` text as (command name, argument); an empty name means a question (or nothing)."""
-    command, arg = commands.split(text)
-    if command is not None:
-        return command.name, arg
-    head, _, rest = text.strip().partition(" ")
-    if head.lower() == "help":
-        return "help", rest.strip()
-    return "", text.strip()

@@ -31,8 +31,10 @@ __all__ = [
 ]
 
 
-async def open_store(database_url: str) -> MemoryStore:
+async def open_store(database_url: str, *, load_budget: int | None = None) -> MemoryStore:
     """Open (and migrate) the store `database_url` names: sqlite:///file or postgresql://...
+
+    `load_budget` (the MAX_CONTEXT_TOKENS of the turns it will serve) bounds what `load` reads.
 
     Any database that cannot be used (malformed URL, unreachable server, a file or folder that
     cannot be written) raises ConfigError with one line naming the problem, and leaves nothing
@@ -50,5 +52,6 @@ async def open_store(database_url: str) -> MemoryStore:
     else:
         shown = f"unknown scheme {scheme!r}" if scheme else "no scheme"
         raise ConfigError(f"DATABASE_URL has {shown}: use sqlite:///file.db or postgresql://user@host/db")
+    store.load_budget = load_budget
     await store.open()
     return store

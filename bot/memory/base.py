@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
 
 Role = Literal["user", "assistant"]
@@ -101,6 +102,20 @@ class Unfinished:
     text: str = ""
     started_at: float = 0.0
     updated_at: float = 0.0
+
+
+def least_cost(turn: Turn) -> int:
+    """The least a turn costs in a context (build_context adds the author's name in shared channels)."""
+    return turn.tokens + MESSAGE_OVERHEAD
+
+
+def within_budget(turns: list[Turn], budget: int) -> list[Turn]:
+    """The newest `turns` while the ones after each cost less than `budget` (see `MemoryStore.load`)."""
+    newer, start = 0, len(turns)
+    while start > 0 and newer < budget:
+        start -= 1
+        newer += least_cost(turns[start])
+    return turns[start:]
 
 
 def opened(resource: R | None, owner: object) -> R:
@@ -231,10 +246,23 @@ class MemoryStore(ABC):
     async def unfinished_entry(self, entry_id: int) -> Unfinished | None:
         """The entry, if it still exists."""
 
-    async def load(self, key: ConversationKey) -> Snapshot:
-        """Everything a turn reads first. Backends may do it in one query: it is on every reply's path."""
+    #: The token budget `load` assumes when not given one (None: every unsummarised turn).
+    load_budget: int | None = None
+
+    async def load(self, key: ConversationKey, budget: int | None = None) -> Snapshot:
+        """Everything a turn reads first. Backends may do it in one query: it is on every reply's path.
+
+        With a token `budget` (else `load_budget`), older turns that no context of that many
+        tokens could hold are not read: the turns come newest first while the ones newer than
+        them cost less than `budget` (a turn costs its tokens plus MESSAGE_OVERHEAD, the least
+        `build_context` charges). So every turn a context can use is there, and so is the first
+        that cannot fit, which tells the caller it is time to summarise.
+        """
+        budget = self.load_budget if budget is None else budget
         summary = await self.summary(key)
         turns = await self.turns_after(key, summary.upto_turn_id)
+        if budget is not None:
+            turns = within_budget(turns, budget)
         return Snapshot(await self.settings(key), summary, tuple(turns))
 
     def lock(self, key: ConversationKey) -> contextlib.AbstractAsyncContextManager[None]:

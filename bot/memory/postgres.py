@@ -116,6 +116,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX answers_by_platform ON answers (platform, id);
     """,
+    # A budgeted `load` sums the newest turns' tokens with an index-only scan (see sql.py).
+    "CREATE INDEX turns_recent ON turns (conversation_id, id) INCLUDE (tokens);"
+    " DROP INDEX turns_by_conversation;",
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.

@@ -23,6 +23,7 @@ from bot.memory.base import (
     Unfinished,
     UsageReport,
 )
+from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
 
 EVENT_RETENTION_SECONDS = 7 * 24 * 3600
@@ -36,6 +37,28 @@ FIND_CONVERSATION = "SELECT id FROM conversations WHERE platform=? AND space=? A
 UNFINISHED_COLUMNS = ("id, platform, space, channel, thread, message_id, owner, memory_version, visible,"
                       " place, text, started_at, updated_at")
 CLEAR_SUMMARY = "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+
+
+LOAD = (
+    "SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
+    " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
+    " FROM conversations c"
+    " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto"
+)
+# `MemoryStore.load` with a budget: the oldest turn to read is found once, from the index alone
+# (turns_recent holds each turn's tokens), so only the rows a context can use are read whole.
+LOAD_WITHIN_BUDGET = (
+    "WITH c AS (SELECT * FROM conversations WHERE id=?),"
+    f" recent AS (SELECT id, SUM(tokens + {MESSAGE_OVERHEAD}) OVER"
+    "  (ORDER BY id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS newer"
+    "  FROM turns WHERE conversation_id=? AND id > (SELECT summary_upto FROM c)),"
+    " cut AS (SELECT COALESCE(MIN(id), 0) AS first FROM recent WHERE COALESCE(newer, 0) < ?)"
+    " SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
+    " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
+    " FROM c CROSS JOIN cut"
+    " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto AND t.id >= cut.first"
+    " ORDER BY t.id"
+)
 
 
 class Transaction(Protocol):
@@ -149,18 +172,15 @@ class SQLStore(MemoryStore):
         )
         return [Turn(*row) for row in rows]
 
-    async def load(self, key: ConversationKey) -> Snapshot:
+    async def load(self, key: ConversationKey, budget: int | None = None) -> Snapshot:
+        budget = self.load_budget if budget is None else budget
         conv = await self._conversation_id(key, create=False)
         if conv is None:
             return Snapshot(ConversationSettings(), Summary(), ())
-        rows = await self._fetch(
-            "SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
-            " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
-            " FROM conversations c"
-            " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto"
-            " WHERE c.id=? ORDER BY t.id",
-            (conv,),
-        )
+        if budget is None:
+            rows = await self._fetch(f"{LOAD} WHERE c.id=? ORDER BY t.id", (conv,))
+        else:
+            rows = await self._fetch(LOAD_WITHIN_BUDGET, (conv, conv, budget))
         if not rows:
             return Snapshot(ConversationSettings(), Summary(), ())
         persona, model, mode, summary, upto, version = rows[0][:6]

@@ -88,6 +88,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX answers_by_platform ON answers (platform, id);
     """,
+    # A budgeted `load` sums the newest turns' tokens from the index alone (see sql.py).
+    "CREATE INDEX turns_recent ON turns (conversation_id, id, tokens); DROP INDEX turns_by_conversation;",
 ]
 
 

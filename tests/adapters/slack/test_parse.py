@@ -137,6 +137,8 @@ def test_display_name_prefers_the_profile_display_name() -> None:
     ("channel-mode always", ("channel-mode", "always")),
     ("what is a monad?", ("", "what is a monad?")),
     ("", ("", "")),
+    ("help", ("help", "")),
+    ("model qwen-nope", ("model", "qwen-nope")),  # one word: a command, answered "unknown model"
 ])
 def test_slash_command_text_splits_into_subcommand_and_argument(text: str, expected: tuple[str, str]) -> None:
     assert parse_command(text) == expected
@@ -155,6 +157,26 @@ def test_slash_command_text_splits_into_subcommand_and_argument(text: str, expec
     ("what is a monad?", None),
 ])
 def test_a_thread_command_is_a_mention_whose_whole_text_is_a_command(text, expected) -> None:
+    assert thread_command(text, ["qwen-max", "qwen-plus"]) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "reset my router password, how do I do that?",
+    "help me write a haiku",
+    "memory leaks in Rust: are they possible?",
+    "usage of semicolons in English?",
+    "model this system as a state machine",
+    "channel-mode always or sometimes, which is better?",
+])
+def test_a_slash_question_that_starts_with_a_command_word_is_a_question(text: str) -> None:
+    assert parse_command(text) == ("", text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("help", ("help", "")),
+    ("help me", None),
+])
+def test_help_in_a_thread_stands_alone(text, expected) -> None:
     assert thread_command(text, ["qwen-max", "qwen-plus"]) == expected
 
 

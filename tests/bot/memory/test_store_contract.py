@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from bot.config import ConfigError
-from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, Tokens, Turn
+from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, Tokens, Turn, open_store
 from bot.memory import postgres as pg_backend
 from bot.memory import sql as sql_backend
 from bot.memory import sqlite as sqlite_backend
@@ -145,6 +145,53 @@ async def test_load_returns_settings_summary_and_the_turns_after_the_summary(sto
 async def test_load_of_an_unknown_conversation_is_empty(store: MemoryStore) -> None:
     snapshot = await store.load(ConversationKey("discord", "x", "never-seen"))
     assert (snapshot.settings, snapshot.summary, snapshot.turns) == (ConversationSettings(), Summary(), ())
+
+
+async def test_load_with_a_budget_reads_the_newest_turns_a_context_can_use_and_one_more(
+    store: MemoryStore,
+) -> None:
+    # Each turn costs its 10 tokens plus 4 of framing; 30 tokens take the newest three (two
+    # newer turns cost 28, under the budget) and stop before a fourth (three newer cost 42).
+    stored = [await store.add_turn(CHANNEL, user_turn(f"t{i}", f"m{i}", tokens=10)) for i in range(6)]
+
+    snapshot = await store.load(CHANNEL, budget=30)
+
+    assert snapshot.turns == tuple(stored[3:])
+
+
+async def test_load_with_a_budget_still_starts_after_the_summary(store: MemoryStore) -> None:
+    stored = [await store.add_turn(CHANNEL, user_turn(f"t{i}", f"m{i}", tokens=10)) for i in range(4)]
+    assert stored[1] is not None
+    await store.replace_summary(CHANNEL, Summary(), Summary("t0 and t1", stored[1].id))
+
+    snapshot = await store.load(CHANNEL, budget=1000)
+
+    assert snapshot.turns == tuple(stored[2:])
+    assert snapshot.summary.text == "t0 and t1"
+
+
+async def test_load_with_a_budget_keeps_the_newest_turn_even_if_it_alone_is_over(store: MemoryStore) -> None:
+    await store.add_turn(CHANNEL, user_turn("old", "m1", tokens=10))
+    newest = await store.add_turn(CHANNEL, user_turn("huge", "m2", tokens=5000))
+
+    assert (await store.load(CHANNEL, budget=100)).turns == (newest,)
+
+
+async def test_load_with_a_budget_of_an_empty_conversation_has_its_settings(store: MemoryStore) -> None:
+    await store.update_settings(CHANNEL, persona="a pirate")
+
+    snapshot = await store.load(CHANNEL, budget=100)
+
+    assert snapshot.turns == ()
+    assert snapshot.settings.persona == "a pirate"
+
+
+async def test_a_store_opened_with_a_load_budget_uses_it_when_load_is_given_none(backend: Backend) -> None:
+    store = await open_store(backend.url, load_budget=30)
+    backend.opened.append(store)
+    stored = [await store.add_turn(CHANNEL, user_turn(f"t{i}", f"m{i}", tokens=10)) for i in range(6)]
+
+    assert (await store.load(CHANNEL)).turns == tuple(stored[3:])
 
 
 # -- summary ------------------------------------------------------------------------------------
