@@ -7,6 +7,7 @@ shutdown); this module renders what it decides in Discord's idiom.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -23,6 +24,7 @@ from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface
 from bot import sentences
 from bot.attachments import classify
 from bot.core import ConversationCore, Outcome
+from bot.lifecycle import last_words
 from bot.limits import MemoryWindow, Window
 from bot.locks import KeyedLocks
 from bot.types import Attachment, ChannelMode, ConversationKey, Incoming, Trigger
@@ -203,7 +205,12 @@ class _Behaviour:
         )
         if incoming is None:
             return
-        incoming = await self._download(message, incoming)
+        try:
+            incoming = await self._download(message, incoming)
+        except asyncio.CancelledError:
+            # Shutdown cut a download: the message still gets its one outcome.
+            await last_words(self._say(message, sentences.STOPPED_BEFORE_ANSWER))
+            raise
         outcome = await self.core.handle(incoming, self.new_reply(MessageSurface(message)))
         if outcome is Outcome.RATE_LIMITED:
             await self._say(message, sentences.RATE_LIMITED)

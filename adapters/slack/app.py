@@ -8,6 +8,7 @@ a second answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -46,6 +47,7 @@ from bot import sentences
 from bot.access import AccessList
 from bot.config import ConfigError
 from bot.core import ConversationCore, Outcome
+from bot.lifecycle import last_words
 from bot.limits import MemoryWindow, Window
 from bot.locks import KeyedLocks
 from bot.types import Author, ConversationKey, Incoming, Trigger
@@ -231,13 +233,19 @@ class SlackBot:
         if command is not None:
             await self.commands.in_thread(message, decision.key, *command)
             return
-        if decision.key.thread and not await self.core.has_history(decision.key):
-            # Claimed durably, so a thread is read at most once ever: not again after a restart,
-            # and not after `@Qwen reset` emptied its memory (that would bring the words back).
-            first_visit = await self.core.claim_event(PLATFORM, f"thread-seen:{decision.key}")
-            if first_visit and message.in_thread:
-                await self._read_thread(message)
-        incoming = await self._incoming(message, decision.key, decision.trigger)
+        try:
+            if decision.key.thread and not await self.core.has_history(decision.key):
+                # Claimed durably, so a thread is read at most once ever: not again after a restart,
+                # and not after `@Qwen reset` emptied its memory (that would bring the words back).
+                first_visit = await self.core.claim_event(PLATFORM, f"thread-seen:{decision.key}")
+                if first_visit and message.in_thread:
+                    await self._read_thread(message)
+            incoming = await self._incoming(message, decision.key, decision.trigger)
+        except asyncio.CancelledError:
+            # Shutdown cut a download or a lookup: the claimed event still gets its one outcome.
+            stopped = sentences.STOPPED_BEFORE_ANSWER
+            await last_words(self._post(message.channel, decision.reply_thread_ts, stopped))
+            raise
         outcome = await self.answer(incoming, message.channel, decision.reply_thread_ts, team, message.user,
                                     user_team=message.user_team)
         if outcome is Outcome.RATE_LIMITED:
@@ -286,6 +294,12 @@ class SlackBot:
                 continue
             earlier_key = ConversationKey(PLATFORM, message.team, message.channel, message.thread_ts)
             await self.core.record(await self._incoming(earlier, earlier_key, Trigger.NONE, files=False))
+
+    async def _post(self, channel: str, thread_ts: str | None, text: str) -> None:
+        try:
+            await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=to_mrkdwn(text))
+        except SlackApiError as exc:
+            log.info("Slack: message in %s failed (%s)", channel, error_code(exc))
 
     async def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
         try:

@@ -9,6 +9,7 @@ import pytest
 from adapters.slack import SlackAdapter
 from adapters.slack.config import SlackSettings
 from bot.config import ConfigError
+from bot.sentences import STOPPED_BEFORE_ANSWER
 from tests.adapters.slack.conftest import DM, GENERAL, eventually
 from tests.fakes.qwen import Script
 
@@ -124,3 +125,17 @@ async def test_an_answer_cut_by_shutdown_is_remembered_as_the_answer(slack, qwen
     roles = [m["role"] for m in qwen.chat_requests[-1]["messages"] if m["role"] != "system"]
     assert roles == ["user", "assistant", "user"]
     assert qwen.chat_requests[-1]["messages"][-2]["content"].startswith("first words")
+
+
+async def test_a_message_still_downloading_its_file_at_shutdown_is_told_it_was_stopped(
+    slack, qwen, start_bot
+) -> None:
+    run = await start_bot()
+    held = slack.hold("files")
+    source = slack.add_file("F0CODE", "main.py", "text/x-python", b"print(1)\n")
+    await slack.deliver(slack.message("review this", channel=DM, files=[source]))
+    await eventually(lambda: slack.file_requests == ["F0CODE"])
+    await run.stop(grace=0)
+    held.set()
+    assert slack.texts(DM) == [STOPPED_BEFORE_ANSWER]
+    assert not qwen.chat_requests
