@@ -6,7 +6,8 @@ its schema and indexes, then times through the store API, one call at a time, on
 picked at random:
 
 - `load` (settings, summary and the turns a turn can use, with an 8,000-token budget)
-- the whole store sequence of one answered turn: load, add the user's turn, add the answer
+- the whole store sequence of one answered turn: load, add the user's turn, the journal entry
+  (begun, placed, ended), add the answer
   (`if_version`), add the usage
 
 and prints p50/p99 of each (goals: load p99 under 5 ms, sequence p99 under 10 ms), the bytes the
@@ -113,9 +114,13 @@ async def measure(name: str, store: MemoryStore, conversations: int, samples: in
         snapshot = await store.load(k, budget=BUDGET)
         loaded = time.perf_counter()
         await store.add_turn(k, Turn("user", "u1", "Ann", "How is the weather today?", 7, f"bench{i}"))
-        await store.add_turn(k, Turn("assistant", "assistant", "assistant", "Sunny, 24 degrees.", 6),
-                             if_version=snapshot.summary.version)
+        # The journal of the answer in progress, as the core keeps it (crash recovery).
+        entry = await store.begin_answer(k, f"bench{i}", "bench", snapshot.summary.version)
+        await store.save_answer(entry, place='{"channel":"C1"}', text="Sunny")
+        await store.add_turn(k, Turn("assistant", "assistant", "assistant", "Sunny, 24 degrees.", 6,
+                                     f"answer-to:bench{i}"), if_version=snapshot.summary.version)
         await store.add_usage(k, "u1", 800, 6, "2026-01-02")
+        await store.end_answer(entry)
         done = time.perf_counter()
         loads.append(loaded - start)
         sequences.append(done - start)

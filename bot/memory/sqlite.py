@@ -17,6 +17,9 @@ from bot.config import ConfigError
 from bot.memory.base import opened
 from bot.memory.sql import Params, Row, SQLStore, Transaction
 
+#: WAL pages between automatic checkpoints (SQLite's default is 1,000).
+CHECKPOINT_PAGES = 4000
+
 # Each entry upgrades the schema by one version; append, never edit.
 MIGRATIONS: list[str] = [
     """
@@ -145,6 +148,9 @@ class SQLiteStore(SQLStore):
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         await self.db.execute("PRAGMA journal_mode=WAL")
         await self.db.execute("PRAGMA synchronous=NORMAL")
+        # A checkpoint (the only fsync in WAL mode with synchronous=NORMAL) stalls whichever write
+        # triggers it; every 4,000 pages (16 MB of WAL) instead of 1,000 makes that 4x rarer.
+        await self.db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
         await self.db.execute("PRAGMA foreign_keys=ON")
         await self.db.execute("PRAGMA busy_timeout=5000")
         await self._migrate()
