@@ -10,6 +10,7 @@ whatever an attacker chose to put in our log). Only a verified request is parsed
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 # Slack documents no ceiling; its largest events (a 40,000-character message with its rich-text
 # blocks) stay well under this, which is also aiohttp's own default for request bodies.
 MAX_BODY = 1024 * 1024
+#: Seconds a request may take to send its body: a slow sender must not hold a connection open.
+BODY_SECONDS = 10.0
 MAX_SKEW = 5 * 60  # seconds; Slack's own rule for a request timestamp
 LOG_INTERVAL = 60.0
 CONTENT_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
@@ -56,6 +59,7 @@ STALE = Rejection(
     "stale", 401, "a timestamp more than 5 minutes off (replayed, or this host's clock is wrong)")
 BAD_SIGNATURE = Rejection(
     "signature", 401, "a wrong signature; if this repeats, check SLACK_SIGNING_SECRET")
+SLOW = Rejection("slow", 408, f"a body not sent within {BODY_SECONDS:.0f} s")
 BAD_BODY = Rejection("body", 400, "a correctly signed body that is not a readable Slack payload")
 
 
@@ -160,7 +164,10 @@ class EventsEndpoint:
             return self._reject(BAD_TIMESTAMP, request)
         if abs(self._clock() - int(stamp)) > MAX_SKEW:
             return self._reject(STALE, request)
-        raw = await self._read(request)
+        try:
+            raw = await asyncio.wait_for(self._read(request), BODY_SECONDS)
+        except TimeoutError:
+            return self._reject(SLOW, request)
         if raw is None:
             return self._reject(OVERSIZE, request)
         if not self._signed(stamp, raw, signature):

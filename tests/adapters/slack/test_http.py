@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from adapters.slack import http as endpoint
 from adapters.slack.http import MAX_BODY, LogThrottle
 from tests.adapters.slack.conftest import DM
 from tests.fakes.slack import FakeSlack
@@ -258,3 +259,15 @@ def test_the_next_line_counts_what_was_left_out(caplog) -> None:
     clock.now += 60
     throttle.warning("stale", "stale request")
     assert caplog.records[-1].getMessage() == "stale request (and 3 more like it since the last such line)"
+
+
+async def test_a_body_sent_too_slowly_gets_408(slack, start_bot, monkeypatch, caplog) -> None:
+    monkeypatch.setattr(endpoint, "BODY_SECONDS", 0.2)
+    await start_bot()
+    body = event_body(slack, "hello")
+    head = "".join(f"{name}: {value}\r\n" for name, value in signed(slack, body).items())
+    start = f"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+    request = (start + head + "\r\n").encode()
+    answer = await raw_http(slack, request + body[:10])  # the rest never comes
+    assert answer.split(b"\r\n")[0].endswith(b" 408 Request Timeout")
+    assert no_traceback(caplog)
