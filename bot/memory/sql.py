@@ -118,11 +118,12 @@ class SQLStore(MemoryStore):
             return cached
         rows: list[Row] = []
         if create:
-            rows = await self._fetch(
+            created = await self._write(
                 "INSERT INTO conversations (platform, space, channel, thread, created_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
                 (*params, time.time()),
             )
+            rows = [(created,)] if created is not None else []
         if not rows:  # not asked to create it, or another replica created it first
             rows = await self._fetch(FIND_CONVERSATION, params)
         if not rows:

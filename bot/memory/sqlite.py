@@ -122,6 +122,7 @@ class SQLiteStore(SQLStore):
         # Deletions that must be seen whole run as transactions on a connection of their own, so
         # no other coroutine's write can land inside one (or be rolled back with it).
         self._tx: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._tx_lock = asyncio.Lock()
 
     @property
@@ -156,11 +157,16 @@ class SQLiteStore(SQLStore):
         await self._migrate()
         if self.path == ":memory:":
             # A second connection to ":memory:" would be another, empty database.
-            self._tx = self._db
+            self._tx = self._reader = self._db
             return
         self._tx = await aiosqlite.connect(self.path, isolation_level=None)
         await self._tx.execute("PRAGMA foreign_keys=ON")
         await self._tx.execute("PRAGMA busy_timeout=5000")
+        # Reads on a connection (and a thread) of their own: in WAL mode they see every committed
+        # write and never wait behind the writes queued on the main connection.
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._reader.execute("PRAGMA query_only=ON")
+        await self._reader.execute("PRAGMA busy_timeout=5000")
 
     async def _migrate(self) -> None:
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -179,21 +185,21 @@ class SQLiteStore(SQLStore):
             )
 
     async def close(self) -> None:
-        for connection in {id(c): c for c in (self._tx, self._db) if c is not None}.values():
+        for connection in {id(c): c for c in (self._reader, self._tx, self._db) if c is not None}.values():
             await connection.close()
-        self._tx = self._db = None
+        self._reader = self._tx = self._db = None
 
-    # -- the dialect: statements go to the one autocommit connection -----------------------------
+    # -- the dialect: writes go to the autocommit connection, reads to their own -----------------------------
 
     async def _fetch(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self.db.execute_fetchall(sql, params))
+        return list(await opened(self._reader, self).execute_fetchall(sql, params))
 
     async def _execute(self, sql: str, params: Params = ()) -> int:
         cursor = await self.db.execute(sql, params)
         return cursor.rowcount
 
     async def _write(self, sql: str, params: Params = ()) -> object | None:
-        rows = await self._fetch(sql, params)
+        rows = list(await self.db.execute_fetchall(sql, params))
         return rows[0][0] if rows else None
 
     async def _transaction(self, work: Callable[[Transaction], Awaitable[int]]) -> int:
