@@ -11,7 +11,7 @@ from bot.sentences import RATE_LIMITED
 from tests.fakes.qwen import FakeQwen, Script, last_user_text
 
 
-async def chat(qwen: FakeQwen, tmp_path: Path, stdin: str, *args: str,
+async def chat(qwen: FakeQwen, tmp_path: Path, stdin: str | bytes, *args: str,
                **env: str) -> tuple[int, str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_"))}
     environment.update(QWEN_BASE_URL=qwen.base_url, QWEN_MODELS="qwen-max,qwen-plus",
@@ -20,7 +20,8 @@ async def chat(qwen: FakeQwen, tmp_path: Path, stdin: str, *args: str,
         sys.executable, "-m", "bot", "chat", *args, cwd=tmp_path, env=environment,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    out, err = await asyncio.wait_for(process.communicate(data), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -93,3 +94,11 @@ async def test_a_message_over_the_rate_limit_is_told_every_time(qwen: FakeQwen, 
     _code, out, _ = await chat(qwen, tmp_path, "one\ntwo\nthree\n", USER_RATE_LIMIT="1")
     assert out.count(RATE_LIMITED) == 2
     assert len(qwen.chat_requests) == 1
+
+
+async def test_input_that_is_not_utf8_is_answered_not_refused(qwen: FakeQwen, tmp_path: Path):
+    code, out, err = await chat(qwen, tmp_path, b"hi \xff there\nand \xed\xa0\x80 this\n")
+    assert code == 0 and "Traceback" not in err
+    assert out.count("Hello from fake Qwen.") == 2
+    sent = [last_user_text(body) for body in qwen.chat_requests]
+    assert sent[0].startswith("hi ") and sent[0].endswith(" there")

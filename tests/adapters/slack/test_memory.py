@@ -163,3 +163,13 @@ async def test_a_message_waiting_for_its_file_is_not_overtaken_by_the_next(slack
     await run.idle()
     asked = [last_user_text(r).split("\n")[0] for r in qwen.chat_requests[1:]]
     assert asked == ["Alice: read my notes", "Alice: and then answer this"]
+
+
+async def test_a_lone_surrogate_escaped_in_the_event_json_is_answered_and_remembered(
+    slack, qwen, start_bot
+) -> None:
+    run = await start_bot()
+    await slack.deliver(slack.message("broken \ud800 text", channel=DM))
+    await run.idle()
+    assert slack.texts(DM) == ["Hello from fake Qwen."]
+    assert last_user_text(qwen.chat_requests[-1]).endswith("broken  text")
