@@ -249,6 +249,10 @@ class ConversationCore:
             return await self._close(reply, answer, sentences.EMPTY_ANSWER, Outcome.FAILED)
         answer.closed = True
         shown = answer.text + sentences.INTERRUPTED_MARK if answer.interrupted else answer.text
+        if answer.journal is not None:
+            # The whole text, before the final write: a process killed during or after it leaves
+            # the next start the text the user saw, not one a few seconds old.
+            await answer.journal.save_text(answer.text)
         try:
             await _quietly(reply.finish(shown))
         except asyncio.CancelledError:
@@ -261,8 +265,6 @@ class ConversationCore:
 
     async def _remember(self, answer: Answer) -> Outcome:
         assert answer.key is not None
-        if answer.unfinished and answer.journal is not None:
-            await answer.journal.save_text(answer.text)
         # Keyed by the question, as crash recovery keys it: stored once whoever stores it first.
         turn = Turn("assistant", "assistant", "assistant", answer.text, self.counter.count(answer.text),
                     f"answer-to:{answer.question}")
@@ -333,10 +335,10 @@ class ConversationCore:
                              count=self.counter.count)
 
 
-async def _quietly(call: object) -> None:
+async def _quietly(call: Awaitable[object]) -> None:
     """Await an adapter call; its platform errors are logged, never allowed to stop the core."""
     try:
-        await call  # type: ignore[misc]
+        await call
     except OSError as exc:  # the platform is unreachable for a moment: one line is enough
         log.warning("reply surface failed: %r", exc)
     except Exception:

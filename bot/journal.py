@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished
 from bot.reply import Reply
@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 #: Most often the partial text of one answer is written to the journal, in seconds.
 SAVE_INTERVAL = 2.0
+#: Seconds recovery waits for a conversation's lock: a dead process's lock is free at once, so a
+#: lock still held after this belongs to a live process, whose answer ends its own entry.
+LOCK_WAIT = 2.0
+#: Entries finished at once at start (each makes a few platform calls).
+RECOVER_AT_ONCE = 8
 #: An entry whose platform kept refusing to finish it for this long is given up.
 GIVE_UP_SECONDS = 24 * 3600
 
@@ -119,17 +124,25 @@ async def recover(
     except MemoryUnavailable as exc:
         log.warning("could not read the answers a previous run left unfinished: %s", exc)
         return 0
-    finished = 0
-    for entry in entries:
-        try:
-            async with lock(entry.key):
-                current = await store.unfinished_entry(entry.id)
-                if current is None:  # ended meanwhile by its live owner, or finished by a replica
-                    continue
-                await _finish_one(store, current, finish, count)
-                finished += 1
-        except Exception as exc:
-            log.warning("could not finish an interrupted answer in %s: %r", entry.key, exc)
+    slots = asyncio.Semaphore(RECOVER_AT_ONCE)
+
+    async def one(entry: Unfinished) -> bool:
+        async with slots:
+            try:
+                async with _held_within(lock(entry.key), LOCK_WAIT):
+                    current = await store.unfinished_entry(entry.id)
+                    if current is None:  # ended meanwhile by its live owner, or by a replica
+                        return False
+                    await _finish_one(store, current, finish, count)
+                    return True
+            except TimeoutError:
+                log.info("an answer in %s is still under way in a live process; left to it", entry.key)
+            except Exception as exc:
+                log.warning("could not finish an interrupted answer in %s: %r", entry.key, exc)
+            return False
+
+    # Side by side, so one conversation a live replica is busy in holds up no other.
+    finished = sum(await asyncio.gather(*(one(entry) for entry in entries)))
     if finished:
         log.info("finished %d answers a previous run left unfinished on %s", finished, platform)
     return finished
@@ -150,3 +163,18 @@ async def _finish_one(
                     f"answer-to:{entry.message_id}")
         await store.add_turn(entry.key, turn, if_version=entry.version)
     await store.end_answer(entry.id)
+
+
+@contextlib.asynccontextmanager
+async def _held_within(
+    manager: contextlib.AbstractAsyncContextManager[None], seconds: float
+) -> AsyncIterator[None]:
+    """`manager` entered within `seconds` (else TimeoutError, nothing held), then exited as usual."""
+    await asyncio.wait_for(manager.__aenter__(), seconds)
+    try:
+        yield
+    except BaseException as exc:
+        if not await manager.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        await manager.__aexit__(None, None, None)

@@ -64,21 +64,13 @@ class DiscordAdapter:
             raise ConfigError("DISCORD_TOKEN is not set")
         import yarl
 
-        from adapters.discord.recovery import finish
-
         previous_base = discord.http.Route.BASE
         previous_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
         discord.http.Route.BASE = settings.discord_api_url
         if settings.discord_gateway_url:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
-        def ready() -> None:
-            if not self.ready.is_set():  # on_ready comes again after each failed resume
-                # Connected: finish what a killed process left half-written.
-                core.spawn(core.recover("discord", lambda entry: finish(client, entry)))
-            self.ready.set()
-
-        client = build_client(core, settings, ready, **self.client_options)
+        client = build_client(core, settings, self.ready.set, **self.client_options)
         self.client = client
         try:
             await client.start(settings.token)

@@ -11,13 +11,13 @@ import asyncio
 import dataclasses
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord import commands
+from adapters.discord import commands, recovery
 from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
 from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface
@@ -87,7 +87,12 @@ class _Behaviour:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        # Sync here, once per process: on_ready fires again after every failed resume.
+        # Here, once per process (on_ready fires again after every failed resume), and before
+        # the gateway connects: what a killed process left half-written is finished (and its
+        # text remembered) ahead of any new message in its conversation.
+        client = cast(discord.Client, self)
+        await self.core.recover("discord", lambda entry: recovery.finish(client, entry))
+        # Sync here too, once per process.
         self._downloads = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         if self.application_id is not None:
             log.info("Invite the bot with: %s", invite_url(self.application_id))

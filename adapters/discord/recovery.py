@@ -31,7 +31,7 @@ async def finish(client: discord.Client, entry: Unfinished) -> None:
         channel = client.get_partial_messageable(int(place.get("channel") or entry.key.channel))
         ids = [int(i) for i in place.get("messages") or []]
         webhook = _webhook(client, place)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         log.warning("an interrupted answer in %s left an unreadable place; skipped", entry.key)
         return
     try:

@@ -272,8 +272,7 @@ class DiscordReply(Reply):
                 if index == 0:
                     self.first_visible_at = time.perf_counter()
                     self._visible.set()
-                if not self._final:  # a final write is followed by the end of the journal entry
-                    await self.moved()
+                await self.moved()  # a restart must find every message of the answer
             elif op == "edit":
                 content = self._wanted[index]
                 await self.surface.edit(self.shown[index].handle, content)

@@ -44,10 +44,12 @@ class SlackAdapter:
 
         bot = SlackBot(self.settings, core)
         try:
-            await bot.start()
+            await bot.login()
             self.bot = bot
-            # Connected: finish what a killed process left half-written before calling it ready.
+            # Before any event is taken: what a killed process left half-written is finished (and
+            # its text remembered) ahead of any new message in its conversation.
             await core.recover(PLATFORM, lambda entry: finish(bot.client, entry))
+            await bot.connect()
             self.ready.set()
             await asyncio.Event().wait()
         finally:

@@ -128,6 +128,11 @@ class SlackBot:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.login()
+        await self.connect()
+
+    async def login(self) -> None:
+        """Check the token and learn who the bot is; no event arrives yet."""
         try:
             auth = await self.client.auth_test()
         except SlackApiError as exc:
@@ -145,6 +150,9 @@ class SlackBot:
         if me:
             self.bot_name = display_name(me)
         self.files.open()
+
+    async def connect(self) -> None:
+        """Start taking events: Socket Mode, or the HTTP endpoint."""
         if self.settings.socket_mode:
             try:
                 # The Socket Mode client retries a refused token forever; check it once ourselves.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from bot import journal
 from bot.core import ConversationCore, Outcome
 from bot.memory import Unfinished
 from bot.types import Author, ConversationKey, Incoming
@@ -150,3 +151,31 @@ async def test_an_answer_whose_last_write_hangs_at_shutdown_is_remembered_and_le
     assert [t.role for t in turns] == ["user", "assistant"] and turns[1].text.startswith("w0")
     [entry] = await entries(core)  # for the next start to close the message left open
     assert entry.text == turns[1].text
+
+
+async def test_a_process_killed_after_its_final_write_leaves_the_whole_text(
+    core, qwen: FakeQwen, monkeypatch
+):
+    full = " ".join(f"w{i}" for i in range(40))
+    qwen.queue(Script(text=full, delay=0.02))
+
+    async def killed_before_the_entry_ends(entry_id: int) -> None:
+        return None
+
+    monkeypatch.setattr(core.store, "end_answer", killed_before_the_entry_ends)
+    assert await core.handle(question(), PlacedReply()) is Outcome.ANSWERED
+    [entry] = await entries(core)
+    assert entry.text == full
+
+
+async def test_recovery_leaves_an_answer_a_live_process_is_still_giving(core, monkeypatch):
+    monkeypatch.setattr(journal, "LOCK_WAIT", 0.2)
+    entry_id = await core.store.begin_answer(KEY, "100.2", "another-process", 0, "")
+    finished: list[int] = []
+
+    async def finish(entry: Unfinished) -> None:
+        finished.append(entry.id)
+
+    async with core.conversation(KEY):  # as the live owner does while it answers
+        assert await core.recover("slack", finish) == 0
+    assert finished == [] and [e.id for e in await entries(core)] == [entry_id]

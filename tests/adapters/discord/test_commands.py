@@ -138,6 +138,7 @@ async def test_model_switches_the_channels_model(bot, fake, world, qwen) -> None
 async def test_memory_and_usage_are_open_to_everyone(bot, fake, world) -> None:
     msg = await fake.say(world["alice"], f"{at(fake)} count me", channel_id=world["general"])
     await answer_to(fake, msg, "re: count me")
+    await bot.core.idle()  # shown, then remembered
     assert "2 messages" in await run(fake, world["alice"], "memory", channel=world["general"])
     usage = await run(fake, world["alice"], "usage", channel=world["general"])
     assert "This server" in usage and "You:" in usage
