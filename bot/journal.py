@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished
 from bot.reply import Reply
@@ -101,6 +102,15 @@ class AnswerJournal:
         finally:
             if asyncio.current_task() is self._flush:
                 self._flush = None
+
+
+def read_place(text: str) -> dict[str, Any]:
+    """An entry's `place` as its adapter wrote it; {} for anything unreadable (never raises)."""
+    try:
+        place = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return place if isinstance(place, dict) else {}
 
 
 def _json(place: dict[str, object]) -> str:

@@ -9,7 +9,6 @@ an answer with nothing shown gets the "stopped before I could answer" sentence, 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -19,6 +18,7 @@ import discord
 from adapters.discord import render
 from adapters.discord.reply import NETWORK_ERRORS, NO_PINGS
 from bot import sentences
+from bot.journal import read_place
 from bot.memory import Unfinished
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 async def finish(client: discord.Client, entry: Unfinished) -> None:
     """Close `entry`'s answer on Discord; raises only for errors worth trying again at the next start."""
-    place = _place(entry.place)
+    place = read_place(entry.place)
     try:
         channel = client.get_partial_messageable(int(place.get("channel") or entry.key.channel))
         ids = [int(i) for i in place.get("messages") or []]
@@ -74,10 +74,3 @@ def _webhook(client: discord.Client, place: dict[str, Any]) -> discord.Webhook |
         return None
     return discord.Webhook.partial(int(place["application"]), str(place["token"]), client=client)
 
-
-def _place(text: str) -> dict[str, Any]:
-    try:
-        place = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return place if isinstance(place, dict) else {}

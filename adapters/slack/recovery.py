@@ -8,7 +8,6 @@ mark; an answer with nothing shown gets the "stopped before I could answer" sent
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -18,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.render import mrkdwn_pieces, to_mrkdwn, to_stream_markdown
 from adapters.slack.reply import error_code
 from bot import sentences
+from bot.journal import read_place
 from bot.memory import Unfinished
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ GONE = {"message_not_found", "channel_not_found", "is_archived", "not_in_channel
 
 async def finish(client: AsyncWebClient, entry: Unfinished) -> None:
     """Close `entry`'s answer on Slack; raises only for errors worth trying again at the next start."""
-    place: dict[str, Any] = _place(entry.place)
+    place: dict[str, Any] = read_place(entry.place)
     channel = str(place.get("channel") or entry.key.channel)
     thread_ts = place.get("thread_ts", entry.key.thread)
     messages = [m for m in place.get("messages") or [] if isinstance(m, dict) and m.get("ts")]
@@ -72,10 +72,3 @@ async def _rewrite(client: AsyncWebClient, channel: str, thread_ts: str | None,
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=piece,
                                       unfurl_links=False, unfurl_media=False)
 
-
-def _place(text: str) -> dict[str, Any]:
-    try:
-        place = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return place if isinstance(place, dict) else {}
