@@ -26,15 +26,13 @@ from bot.types import Author, ConversationKey, Incoming, Trigger
 
 log = logging.getLogger(__name__)
 
-NEEDS_MANAGE = sentences.NEEDS_MANAGE
-ASK_HINT = sentences.ASK_HINT
 
 #: Seconds a settings command may take before its answer is deferred (Discord allows 3).
 ANSWER_WITHIN = 2.0
 
 #: What `/ask` says privately when the core answered nothing into its deferred response.
 ASK_REFUSALS = {
-    Outcome.EMPTY: ASK_HINT,
+    Outcome.EMPTY: sentences.ASK_HINT,
     Outcome.DUPLICATE: sentences.ALREADY_ANSWERED,
     # A slash command is a deliberate act: it is told every time, not only the first.
     Outcome.RATE_LIMITED: sentences.RATE_LIMITED,
@@ -111,7 +109,7 @@ def install(tree: app_commands.CommandTree[Any], bot: Host) -> None:
             await private(interaction, sentences.NOT_HERE)
             return
         if manage and interaction.guild_id is not None and not interaction.permissions.manage_channels:
-            await private(interaction, NEEDS_MANAGE)
+            await private(interaction, sentences.NEEDS_MANAGE)
             return
         work = asyncio.ensure_future(run(conversation_of(interaction)))
         done, _ = await asyncio.wait({work}, timeout=ANSWER_WITHIN)
@@ -175,7 +173,7 @@ def install(tree: app_commands.CommandTree[Any], bot: Host) -> None:
         )
         # Checked before deferring: a deferred response left without an answer "thinks" forever.
         if not text.strip():
-            await private(interaction, ASK_HINT)
+            await private(interaction, sentences.ASK_HINT)
             return
         await interaction.response.defer(thinking=True)
         user = interaction.user

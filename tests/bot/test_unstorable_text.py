@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.core import ConversationCore, Outcome
 from bot.text import storable
 from bot.types import Author, ConversationKey, Incoming, Trigger
-from tests.bot.memory.backends import postgres_backend, sqlite_backend
+from tests.bot.memory.backends import backend_named
 from tests.conftest import RecordingReply
 from tests.fakes.qwen import FakeQwen, Script
 
@@ -22,8 +22,7 @@ KEY = ConversationKey("test", "space", "channel")
 async def core_on(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings], tmp_path: Path
 ) -> AsyncIterator[ConversationCore]:
-    backend = sqlite_backend(tmp_path / "clean.db") if request.param == "sqlite" else postgres_backend()
-    async with backend as db:
+    async with backend_named(request.param, tmp_path) as db:
         core = await ConversationCore.start(make_settings(database_url=db.url))
         yield core
         await core.close()

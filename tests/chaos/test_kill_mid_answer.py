@@ -21,7 +21,7 @@ import pytest
 
 from bot import sentences
 from bot.memory import MemoryStore, Unfinished
-from tests.bot.memory.backends import Backend, postgres_backend, sqlite_backend
+from tests.bot.memory.backends import Backend, backend_named
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.qwen import FakeQwen, Script
 from tests.fakes.slack import FakeSlack
@@ -71,8 +71,7 @@ class BotProcess:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    opened = sqlite_backend(tmp_path / "memory.db") if request.param == "sqlite" else postgres_backend()
-    async with opened as backend:
+    async with backend_named(request.param, tmp_path) as backend:
         yield backend
 
 

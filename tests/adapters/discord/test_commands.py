@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from adapters.discord.commands import ANSWER_WITHIN, ASK_HINT, NEEDS_MANAGE
-from bot.sentences import RATE_LIMITED
+from adapters.discord.commands import ANSWER_WITHIN
+from bot.sentences import ASK_HINT, NEEDS_MANAGE, RATE_LIMITED
 from tests.adapters.discord.conftest import answer_to, at
 from tests.fakes.discord import EPHEMERAL, MANAGE_CHANNELS
 from tests.fakes.qwen import Script, last_user_text

@@ -61,6 +61,11 @@ class Backend:
         return store
 
 
+def backend_named(name: str, folder: Path) -> contextlib.AbstractAsyncContextManager[Backend]:
+    """A throwaway database of the backend `name`: "sqlite" (a file in `folder`) or "postgres"."""
+    return sqlite_backend(folder / "memory.db") if name == "sqlite" else postgres_backend()
+
+
 @contextlib.asynccontextmanager
 async def sqlite_backend(path: Path) -> AsyncIterator[Backend]:
     async def versions() -> list[int]:

@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 
 from bot.memory import MemoryStore
-from tests.bot.memory.backends import Backend, postgres_backend, sqlite_backend
+from tests.bot.memory.backends import Backend, backend_named, postgres_backend
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    database = sqlite_backend(tmp_path / "memory.db") if request.param == "sqlite" else postgres_backend()
-    async with database as opened:
+    async with backend_named(request.param, tmp_path) as opened:
         yield opened
 
 
