@@ -59,8 +59,7 @@ class MemoryWindow:
     def _sweep(self, now: float) -> None:
         self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.seconds}
 
-    def wait(self, key: Hashable) -> float:
-        """`time_until_free` without the coroutine, for callers that are not async."""
+    def _wait(self, key: Hashable) -> float:
         if self.limit <= 0:
             return 0.0
         now = self.clock()
@@ -69,29 +68,30 @@ class MemoryWindow:
             return 0.0
         return max(0.0, hits[len(hits) - self.limit] + self.seconds - now)
 
-    def take(self, key: Hashable) -> None:
+    def _take(self, key: Hashable) -> None:
         if self.limit > 0:
-            self._recent(key, self.clock()).append(self.clock())
+            now = self.clock()
+            self._recent(key, now).append(now)
 
     async def try_acquire(self, key: Hashable) -> bool:
-        if self.wait(key) > 0:
+        if self._wait(key) > 0:
             return False
-        self.take(key)
+        self._take(key)
         return True
 
     async def acquire(self, key: Hashable, max_wait: float | None = None) -> None:
         deadline = None if max_wait is None else self.clock() + max_wait
-        while (delay := self.wait(key)) > 0:
+        while (delay := self._wait(key)) > 0:
             if deadline is not None:
                 left = deadline - self.clock()
                 if left <= 0:
                     break
                 delay = min(delay, left)
             await asyncio.sleep(delay)
-        self.take(key)
+        self._take(key)
 
     async def time_until_free(self, key: Hashable) -> float:
-        return self.wait(key)
+        return self._wait(key)
 
 
 @dataclass(frozen=True)
