@@ -32,16 +32,36 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="start every platform adapter whose credentials are set")
     sub.add_parser("discord", help="serve Discord (needs DISCORD_TOKEN)")
     sub.add_parser("slack", help="serve Slack (needs SLACK_BOT_TOKEN and an app token or signing secret)")
+    purge = sub.add_parser("purge", help="delete messages, usage and event records older than DAYS, now")
+    purge.add_argument("--older-than", type=days, required=True, metavar="DAYS",
+                       help="age in whole days (1 or more) past which records are deleted")
     return root
 
 
-def configure_logging(level: str, command: str) -> None:
-    # The terminal chat owns the screen: at the default level only warnings reach stderr there.
-    chosen = logging.WARNING if command == "chat" and level == "INFO" else getattr(logging, level)
-    logging.basicConfig(level=chosen, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx2", "httpx", "openai._base_client", "discord.gateway", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(chosen, logging.WARNING))
+def days(text: str) -> int:
+    """A number of days for `purge --older-than`: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days, 1 or more")
+    return value
+
+
+async def purge(settings: Settings, older_than: int) -> None:
+    """`qwenbot purge`: delete what is older than `older_than` days and say how much, per kind."""
+    from bot.memory import open_store
+    from bot.retention import cutoff
+
+    store = await open_store(settings.database_url)
+    try:
+        purged = await store.purge(cutoff(older_than))
+    finally:
+        await store.close()
+    print(f"Removed what was older than {older_than} days:")
+    for kind, count in purged.counts().items():
+        print(f"  {kind}: {count}")
 
 
 def choose_adapters(command: str) -> dict[str, Adapter]:
@@ -114,8 +134,10 @@ async def serve(
     import signal
 
     from bot.core import ConversationCore
+    from bot.retention import Sweeper
 
     core = await ConversationCore.start(settings)
+    sweeper = Sweeper.start(core.store, settings.retention_days)
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
     if main is not None:
@@ -132,6 +154,8 @@ async def serve(
             for run in runs:
                 run.cancel()
             await asyncio.gather(*runs, return_exceptions=True)
+            if sweeper is not None:
+                await sweeper.close()
             await core.close()
     return all(run.result() for run in runs)
 
@@ -163,10 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bot import adapter
     from bot.config import ConfigError, Settings, load
+    from bot.logs import configure
 
     try:
         settings = load(Settings)
-        configure_logging(settings.log_level, args.command)
+        configure(settings.log_level, args.command, settings.log_format)
+        if args.command == "purge":
+            asyncio.run(purge(settings, args.older_than))
+            return 0
         if args.command == "chat":
             adapters = {"terminal": adapter.create("terminal", channel=args.channel)}
         else:

@@ -126,12 +126,15 @@ class Commands:
     async def memory(self, key: ConversationKey) -> str:
         stats = await self.store.stats(key)
         summary = await self.store.summary(key)
+        days = self.settings.retention_days
+        retention = "" if days is None else (sentences.MEMORY_RETENTION_DAY if days == 1
+                                             else sentences.MEMORY_RETENTION.format(days=days))
         if stats.turns == 0 and not summary.text:
-            return sentences.MEMORY_EMPTY
+            return sentences.MEMORY_EMPTY + retention
         text = sentences.MEMORY_TURNS.format(turns=stats.turns, tokens=stats.tokens)
         if stats.summarised_turns:
             text += sentences.MEMORY_FOLDED.format(folded=stats.summarised_turns)
-        text += sentences.MEMORY_BUDGET.format(budget=self.settings.max_context_tokens)
+        text += sentences.MEMORY_BUDGET.format(budget=self.settings.max_context_tokens) + retention
         if summary.text:
             excerpt = summary.text if len(summary.text) <= 300 else summary.text[:297] + "..."
             text += sentences.MEMORY_SUMMARY.format(summary=excerpt)

@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.logs import FORMATS, keep_secret, secrets_of
+
 DASHSCOPE_INTL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 DASHSCOPE_MODELS = ["qwen-max", "qwen-plus", "qwen-turbo"]
 
@@ -76,12 +78,28 @@ class Settings(EnvSettings):
     qwen_stall_grace: float = Field(default=3.0, gt=0)
     qwen_rate_limit_wait: float = Field(default=20.0, ge=0)
     log_level: str = "INFO"
+    #: `text` (human-readable lines) or `json` (one object per line, for log shippers).
+    log_format: str = "text"
+    #: Days messages, usage and event records are kept before a background sweep deletes them (None: forever).
+    retention_days: int | None = Field(default=None, ge=1)
 
     @field_validator("qwen_api_key", mode="before")
     @classmethod
     def _blank_key_is_no_key(cls, value: object) -> object:
         # `QWEN_API_KEY=` in a .env template means "not set yet", not an empty key.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _blank_is_forever(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_format(cls, value: str) -> str:
+        if value.strip().lower() not in FORMATS:
+            raise ValueError("must be text or json")
+        return value.strip().lower()
 
     @field_validator("qwen_base_url")
     @classmethod
@@ -147,7 +165,7 @@ S = TypeVar("S", bound=BaseSettings)
 
 def load(cls: type[S]) -> S:
     try:
-        return cls()
+        settings = cls()
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
@@ -155,3 +173,5 @@ def load(cls: type[S]) -> S:
             reason = error["msg"].removeprefix("Value error, ")
             lines.append(f"  {name}: {reason}" if error["loc"] else f"  {reason}")
         raise ConfigError("Bad configuration:\n" + "\n".join(lines)) from None
+    keep_secret(*secrets_of(settings))  # from now on no log line shows them
+    return settings

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from enum import StrEnum
 
-from bot import sentences
+from bot import logs, sentences
 from bot.attachments import image_urls, inline_text
 from bot.commands import Commands
 from bot.config import Settings
@@ -141,6 +141,7 @@ class ConversationCore:
         text, _ = fit_message(text, self.settings.max_context_tokens // 2, self.counter)
         return await self.store.add_turn(incoming.key, self._user_turn(incoming, text)) is not None
 
+    @logs.traced  # its log lines carry the conversation; one line says the outcome and latency
     async def handle(self, incoming: Incoming, reply: Reply) -> Outcome:
         """Store the message, answer it through `reply`, store the answer."""
         if not incoming.text.strip() and not incoming.attachments:

@@ -119,6 +119,8 @@ MIGRATIONS: list[str] = [
     # A budgeted `load` sums the newest turns' tokens with an index-only scan (see sql.py).
     "CREATE INDEX turns_recent ON turns (conversation_id, id) INCLUDE (tokens);"
     " DROP INDEX turns_by_conversation;",
+    # Retention sweeps find old turns by age, a batch at a time (see retention.py).
+    "CREATE INDEX turns_by_age ON turns (created_at);",
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.

@@ -23,6 +23,7 @@ from bot.memory.base import (
     Unfinished,
     UsageReport,
 )
+from bot.memory.retention import Purged, purge_older
 from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
 
@@ -200,8 +201,8 @@ class SQLStore(MemoryStore):
         conv = await self._conversation_id(key)
         touched = await self._execute(
             "UPDATE conversations SET summary=?, summary_upto=?"
-            " WHERE id=? AND summary_upto=? AND memory_version=?",
-            (new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version),
+            " WHERE id=? AND summary_upto=? AND memory_version=? AND summary=?",
+            (new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version, old.text),
         )
         return touched == 1
 
@@ -244,6 +245,9 @@ class SQLStore(MemoryStore):
             return len(deleted)
 
         return await self._transaction(work)
+
+    async def purge(self, before: float, *, pause: float = 0.0) -> Purged:
+        return await purge_older(self._execute, before, pause=pause)
 
     # -- usage, stats, events -------------------------------------------------------------------
 

@@ -93,6 +93,8 @@ MIGRATIONS: list[str] = [
     """,
     # A budgeted `load` sums the newest turns' tokens from the index alone (see sql.py).
     "CREATE INDEX turns_recent ON turns (conversation_id, id, tokens); DROP INDEX turns_by_conversation;",
+    # Retention sweeps find old turns by age, a batch at a time (see retention.py).
+    "CREATE INDEX turns_by_age ON turns (created_at);",
 ]
 
 
