@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from bot.memory.retention import Purged
+from bot.memory.retention import BATCH, Purged
 from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
 
@@ -222,8 +222,8 @@ class MemoryStore(ABC):
     async def claim_event(self, platform: str, event_id: str) -> bool:
         """True the first time an event id is claimed, False ever after (across restarts and replicas)."""
 
-    async def purge(self, before: float, *, pause: float = 0.0) -> Purged:
-        """Delete what is older than `before` (seconds since the epoch), a small batch at a time
+    async def purge(self, before: float, *, batch: int = BATCH, pause: float = 0.0) -> Purged:
+        """Delete what is older than `before` (seconds since the epoch), `batch` rows at a time
         with `pause` seconds between batches: turns, the summaries that stand only for such turns,
         usage days, event claims and journal entries left by dead processes (see retention.py)."""
         raise NotImplementedError

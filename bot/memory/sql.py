@@ -23,7 +23,7 @@ from bot.memory.base import (
     Unfinished,
     UsageReport,
 )
-from bot.memory.retention import Purged, purge_older
+from bot.memory.retention import BATCH, Purged, purge_older
 from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
 
@@ -246,8 +246,8 @@ class SQLStore(MemoryStore):
 
         return await self._transaction(work)
 
-    async def purge(self, before: float, *, pause: float = 0.0) -> Purged:
-        return await purge_older(self._execute, before, pause=pause)
+    async def purge(self, before: float, *, batch: int = BATCH, pause: float = 0.0) -> Purged:
+        return await purge_older(self._execute, before, batch=batch, pause=pause)
 
     # -- usage, stats, events -------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,59 @@ async def test_a_connection_lost_after_start_stops_only_that_adapter(make_settin
 async def test_a_connection_refused_before_start_is_a_one_line_error(make_settings):
     with pytest.raises(ConfigError, match="cannot connect"):
         await cli.serve(make_settings(), {"down": Stub(ConnectionRefusedError("refused")), "ok": Stub()})
+
+
+def old_turns_in(path: Path, *ages_in_days: float) -> None:
+    """A memory database holding one turn of each age."""
+    from bot.memory import Turn, open_store
+    from bot.types import ConversationKey
+
+    async def fill() -> None:
+        store = await open_store(f"sqlite:///{path}")
+        key = ConversationKey("terminal", "local", "default")
+        for n, age in enumerate(ages_in_days):
+            await store.add_turn(key, Turn("user", "u", "U", f"t{n}", 1, f"m{n}", time.time() - age * 86400))
+        await store.close()
+
+    asyncio.run(fill())
+
+
+def test_purge_removes_what_is_older_and_prints_each_kind(tmp_path: Path):
+    old_turns_in(tmp_path / "memory.db", 40, 35, 2)
+    result = qwenbot("purge", "--older-than", "30", cwd=tmp_path, QWEN_API_KEY="sk-1",
+                     DATABASE_URL=f"sqlite:///{tmp_path / 'memory.db'}")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Removed what was older than 30 days:"
+    assert "  messages: 2" in lines
+    assert {line.split(":")[0].strip() for line in lines[1:]} == {
+        "messages", "summaries", "usage rows", "event claims", "unfinished answers"}
+
+    again = qwenbot("purge", "--older-than", "1", cwd=tmp_path, QWEN_API_KEY="sk-1",
+                    DATABASE_URL=f"sqlite:///{tmp_path / 'memory.db'}")
+    assert "  messages: 1" in again.stdout.splitlines()
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "soon", "1.5"])
+def test_purge_refuses_days_that_are_not_a_whole_number_of_one_or_more(tmp_path: Path, days: str):
+    result = qwenbot("purge", "--older-than", days, cwd=tmp_path, QWEN_API_KEY="sk-1")
+    assert result.returncode == 2
+    assert "whole number of days" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "qwenbot.db").exists()
+
+
+def test_purge_needs_its_age(tmp_path: Path):
+    result = qwenbot("purge", cwd=tmp_path, QWEN_API_KEY="sk-1")
+    assert result.returncode == 2 and "--older-than" in result.stderr
+
+
+async def test_serving_with_a_retention_sweeps_in_the_background_and_stops_with_the_adapters(make_settings):
+    seen: list[str] = []
+
+    class Looking(Stub):
+        async def serve(self, core: object) -> None:
+            seen.extend(task.get_name() for task in asyncio.all_tasks())
+
+    assert await cli.serve(make_settings(retention_days=30), {"ok": Looking()}) is True
+    assert "retention sweep" in seen
+    assert "retention sweep" not in {task.get_name() for task in asyncio.all_tasks()}

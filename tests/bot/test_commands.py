@@ -65,6 +65,23 @@ async def test_memory_reports_turns_tokens_and_the_summary(core: ConversationCor
     assert "Budget: 8,000 tokens." in answer
 
 
+async def test_memory_tells_the_retention_in_force(make_settings):
+    core = await ConversationCore.start(make_settings(retention_days=30))
+    try:
+        assert await core.commands.memory(KEY) == ("I remember nothing of this conversation yet."
+                                                   " I keep messages for 30 days, then delete them.")
+        await say(core, "hello there")
+        assert (await core.commands.memory(KEY)).endswith(
+            "tokens. I keep messages for 30 days, then delete them.")
+    finally:
+        await core.close()
+
+
+async def test_memory_says_nothing_of_retention_when_messages_are_kept_forever(core: ConversationCore):
+    await say(core, "hello there")
+    assert "delete" not in await core.commands.memory(KEY)
+
+
 async def test_usage_reports_the_conversation_the_space_and_the_user(core: ConversationCore, qwen: FakeQwen):
     qwen.queue(Script(text="a b", prompt_tokens=40), Script(text="c", prompt_tokens=10))
     await say(core, "one")

@@ -1,0 +1,146 @@
+"""Deleting what is past the retention (`MemoryStore.purge`), on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import time
+
+from bot.memory import MemoryStore, Summary, Turn
+from bot.memory.retention import usage_day
+from bot.types import ConversationKey
+
+CHANNEL = ConversationKey("discord", "guild-1", "general")
+OTHER = ConversationKey("slack", "T1", "C1")
+DAY = 24 * 3600
+NOW = time.time()
+CUTOFF = NOW - 30 * DAY
+OLD = NOW - 40 * DAY
+RECENT = NOW - 1 * DAY
+
+
+def turn(text: str, created_at: float, message_id: str | None = None) -> Turn:
+    return Turn("user", "u1", "Ann", text, 3, message_id or text, created_at)
+
+
+async def texts(store: MemoryStore, key: ConversationKey = CHANNEL) -> list[str]:
+    return [t.text for t in await store.turns_after(key, 0)]
+
+
+async def test_turns_older_than_the_cutoff_go_and_newer_ones_stay(store: MemoryStore):
+    await store.add_turn(CHANNEL, turn("old", OLD))
+    await store.add_turn(CHANNEL, turn("new", RECENT))
+    await store.add_turn(OTHER, turn("old elsewhere", OLD))
+
+    purged = await store.purge(CUTOFF)
+
+    assert purged.messages == 2
+    assert await texts(store) == ["new"]
+    assert await texts(store, OTHER) == []
+
+
+async def test_every_old_turn_goes_however_many_batches_it_takes(store: MemoryStore):
+    for n in range(7):
+        await store.add_turn(CHANNEL, turn(f"old {n}", OLD + n))
+    await store.add_turn(CHANNEL, turn("new", RECENT))
+
+    purged = await store.purge(CUTOFF, batch=2)
+
+    assert purged.messages == 7
+    assert await texts(store) == ["new"]
+
+
+async def test_a_purge_with_nothing_to_remove_counts_zero_of_each_kind(store: MemoryStore):
+    await store.add_turn(CHANNEL, turn("new", RECENT))
+    purged = await store.purge(CUTOFF)
+    assert purged.total == 0
+    assert set(purged.counts()) == {"messages", "summaries", "usage rows", "event claims",
+                                    "unfinished answers"}
+
+
+async def test_a_summary_of_old_turns_only_is_cleared_with_them(store: MemoryStore):
+    first = await store.add_turn(CHANNEL, turn("old a", OLD))
+    folded = await store.add_turn(CHANNEL, turn("old b", OLD + 1))
+    assert first is not None and folded is not None
+    assert await store.replace_summary(CHANNEL, Summary(), Summary("Ann likes tea.", folded.id))
+    await store.add_turn(CHANNEL, turn("new", RECENT))
+
+    purged = await store.purge(CUTOFF)
+
+    assert (purged.summaries, purged.messages) == (1, 2)
+    snapshot = await store.load(CHANNEL)
+    assert snapshot.summary.text == ""
+    assert [t.text for t in snapshot.turns] == ["new"]
+
+
+async def test_a_summary_reaching_a_recent_turn_stays_while_its_old_source_turns_go(store: MemoryStore):
+    await store.add_turn(CHANNEL, turn("old", OLD))
+    folded = await store.add_turn(CHANNEL, turn("recent, folded", RECENT))
+    await store.add_turn(CHANNEL, turn("newest", RECENT + 1))
+    assert folded is not None
+    assert await store.replace_summary(CHANNEL, Summary(), Summary("Recent things.", folded.id))
+
+    purged = await store.purge(CUTOFF)
+
+    assert (purged.summaries, purged.messages) == (0, 1)
+    snapshot = await store.load(CHANNEL)
+    assert snapshot.summary.text == "Recent things."
+    assert [t.text for t in snapshot.turns] == ["newest"]
+    assert (await store.stats(CHANNEL)).turns == 2
+
+
+async def test_a_summary_computed_from_a_cleared_one_is_refused(store: MemoryStore):
+    folded = await store.add_turn(CHANNEL, turn("old", OLD))
+    assert folded is not None
+    assert await store.replace_summary(CHANNEL, Summary(), Summary("Old news.", folded.id))
+    read_before = await store.summary(CHANNEL)  # a summariser read it, then the sweep ran
+    await store.purge(CUTOFF)
+    newer = await store.add_turn(CHANNEL, turn("new", RECENT))
+    assert newer is not None
+
+    assert not await store.replace_summary(CHANNEL, read_before, Summary("Old news. New.", newer.id))
+    assert (await store.summary(CHANNEL)).text == ""
+
+
+async def test_a_conversation_keeps_working_after_its_turns_are_purged(store: MemoryStore):
+    await store.add_turn(CHANNEL, turn("old", OLD, "m1"))
+    await store.purge(CUTOFF)
+    added = await store.add_turn(CHANNEL, turn("again", NOW, "m2"))
+    assert added is not None
+    assert await texts(store) == ["again"]
+
+
+async def test_usage_days_before_the_cutoffs_day_go_and_that_day_stays(store: MemoryStore):
+    cutoff_day = usage_day(CUTOFF)
+    await store.add_usage(CHANNEL, "u1", 10, 5, usage_day(OLD))
+    await store.add_usage(CHANNEL, "u1", 20, 7, cutoff_day)
+    await store.add_usage(CHANNEL, "u1", 1, 1, usage_day(NOW))
+
+    purged = await store.purge(CUTOFF)
+
+    assert purged.usage == 1
+    report = await store.usage(CHANNEL, "u1", cutoff_day)
+    assert report.conversation_total.prompt == 21
+    assert report.conversation_today.prompt == 20
+
+
+async def test_old_event_claims_go_so_the_event_could_be_claimed_again(store: MemoryStore):
+    assert await store.claim_event("slack", "Ev1")
+    purged = await store.purge(time.time() + 1)  # everything so far is "old"
+    assert purged.events == 1
+    assert await store.claim_event("slack", "Ev1")
+
+
+async def test_recent_event_claims_stay(store: MemoryStore):
+    assert await store.claim_event("slack", "Ev1")
+    await store.purge(CUTOFF)
+    assert not await store.claim_event("slack", "Ev1")
+
+
+async def test_journal_entries_left_long_ago_go_and_recent_ones_stay(store: MemoryStore):
+    left = await store.begin_answer(OTHER, "m1", "dead-process", 0)
+    purged = await store.purge(time.time() + 1)
+    assert purged.journal == 1
+    assert await store.unfinished_entry(left) is None
+
+    recent = await store.begin_answer(OTHER, "m2", "live-process", 0)
+    await store.purge(CUTOFF)
+    assert await store.unfinished_entry(recent) is not None

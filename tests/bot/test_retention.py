@@ -1,0 +1,85 @@
+"""RETENTION_DAYS: the background sweep that deletes what is older, without holding up answers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.memory import MemoryStore, Turn, open_store
+from bot.memory.retention import Purged
+from bot.retention import DAY, Sweeper, cutoff
+from bot.types import ConversationKey
+from tests.waiting import until
+
+KEY = ConversationKey("discord", "g1", "c1")
+
+
+@pytest.fixture
+async def store(tmp_path) -> AsyncIterator[MemoryStore]:
+    opened = await open_store(f"sqlite:///{tmp_path / 'memory.db'}")
+    yield opened
+    await opened.close()
+
+
+def turn(text: str, age_days: float) -> Turn:
+    return Turn("user", "u1", "Ann", text, 2, text, time.time() - age_days * DAY)
+
+
+def test_the_cutoff_is_that_many_days_before_now():
+    assert cutoff(30, now=100 * DAY) == 70 * DAY
+
+
+def test_no_retention_setting_starts_no_sweeper(store: MemoryStore):
+    assert Sweeper.start(store, None) is None
+
+
+async def test_the_sweeper_deletes_turns_older_than_the_retention(store: MemoryStore):
+    await store.add_turn(KEY, turn("old", 31))
+    await store.add_turn(KEY, turn("new", 29))
+
+    async def only_the_new_turn_is_left() -> bool:
+        return [t.text for t in await store.turns_after(KEY, 0)] == ["new"]
+
+    sweeper = Sweeper.start(store, 30, first=0, every=3600, pause=0)
+    assert sweeper is not None
+    try:
+        await until(only_the_new_turn_is_left, message="the old turn to be deleted")
+    finally:
+        await sweeper.close()
+
+
+class FailingOnce:
+    """A store whose first purge fails, as a database that went away for a moment would."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def purge(self, before: float, **_: object) -> Purged:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionResetError("database went away")
+        return Purged(messages=3)
+
+
+async def test_a_failed_sweep_is_logged_and_the_next_one_still_runs(caplog: pytest.LogCaptureFixture):
+    failing = FailingOnce()
+    with caplog.at_level(logging.INFO, logger="bot.retention"):
+        sweeper = Sweeper.start(failing, 30, first=0, every=0.01, pause=0)  # type: ignore[arg-type]
+        assert sweeper is not None
+        try:
+            await until(lambda: failing.calls >= 2, message="a second sweep")
+        finally:
+            await sweeper.close()
+    assert "retention sweep failed" in caplog.text
+    assert "removed 3 messages" in caplog.text
+
+
+async def test_a_sweep_says_how_much_it_removed(store: MemoryStore, caplog: pytest.LogCaptureFixture):
+    await store.add_turn(KEY, turn("old", 40))
+    with caplog.at_level(logging.INFO, logger="bot.retention"):
+        purged = await Sweeper(store, 30, pause=0).sweep()
+    assert purged.messages == 1
+    assert "retention of 30 days: removed 1 messages" in caplog.text
