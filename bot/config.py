@@ -76,8 +76,11 @@ class Settings(EnvSettings):
     qwen_stall_grace: float = Field(default=3.0, gt=0)
     qwen_rate_limit_wait: float = Field(default=20.0, ge=0)
     log_level: str = "INFO"
+    #: Serve /metrics, /healthz and /readyz on this port in every platform mode (unset: off).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
 
-    @field_validator("qwen_api_key", mode="before")
+    @field_validator("qwen_api_key", "metrics_port", mode="before")
     @classmethod
     def _blank_key_is_no_key(cls, value: object) -> object:
         # `QWEN_API_KEY=` in a .env template means "not set yet", not an empty key.
