@@ -82,7 +82,7 @@ class HealthServer:
         except Exception as exc:
             reasons.append(f"memory: unreachable ({type(exc).__name__})")
         reasons += [f"{name}: not connected" for name, adapter in self.adapters.items()
-                    if not adapter.ready.is_set()]
+                    if not await _connected(adapter)]
         return "; ".join(reasons) or None
 
     async def _metrics(self, request: web.Request) -> web.Response:
@@ -104,3 +104,17 @@ class HealthServer:
         if reason:
             return web.Response(status=503, text=reason + "\n")
         return web.Response(text="ready\n")
+
+
+async def _connected(adapter: Adapter) -> bool:
+    """Connected once, and still: an adapter may tell (`connected()`) while its library reconnects."""
+    if not adapter.ready.is_set():
+        return False
+    check = getattr(adapter, "connected", None)
+    if check is None:
+        return True
+    try:
+        return bool(await check())
+    except Exception:
+        log.debug("%s: connection check failed", type(adapter).__name__, exc_info=True)
+        return False

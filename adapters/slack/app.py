@@ -200,6 +200,11 @@ class SlackBot:
             if session is not None:
                 await session.close()
 
+    async def connected(self) -> bool:
+        if self._socket is not None:
+            return await self._socket.client.is_connected()
+        return self._runner is not None
+
     async def idle(self) -> None:
         """Wait until no event is being handled (tests and benchmarks use it)."""
         await self.core.idle()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.health import HealthServer
@@ -65,3 +66,12 @@ class TestRateLimits:
         assert fake.rate_limited()
         assert gain(before, after, "qwenbot_platform_rate_limited_total", platform="discord") == len(
             fake.rate_limited())
+
+
+async def test_readyz_is_ready_while_the_gateway_is_connected_and_says_when_it_is_not(bot: Bot, port: int):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+            assert (response.status, await response.text()) == (200, "ready\n")
+        await bot.client.close()
+        async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+            assert (response.status, await response.text()) == (503, "discord: not connected\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from bot.health import HealthServer
@@ -71,3 +72,17 @@ async def test_each_429_from_slack_is_counted_whether_retried_or_not(slack: Fake
         await server.stop()
     assert slack.rate_limited == ["chat.postMessage", "chat.postMessage"]
     assert gain(before, after, "qwenbot_platform_rate_limited_total", platform="slack") == 2
+
+
+async def test_readyz_is_ready_while_socket_mode_is_connected_and_says_when_it_is_not(start_bot: StartBot):
+    run = await start_bot("socket")
+    server = await metrics_port(run)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{server.port}/readyz") as response:
+                assert (response.status, await response.text()) == (200, "ready\n")
+            await run.bot.stop()
+            async with session.get(f"http://127.0.0.1:{server.port}/readyz") as response:
+                assert (response.status, await response.text()) == (503, "slack: not connected\n")
+    finally:
+        await server.stop()
