@@ -143,11 +143,20 @@ async def serve(
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     runs = [asyncio.create_task(run_adapter(name, item, core)) for name, item in adapters.items()]
+    health = None
     try:
+        # Every platform mode serves metrics and probes when asked to; the terminal chat never does.
+        if settings.metrics_port is not None and any(item.platform for item in adapters.values()):
+            from bot.health import HealthServer
+
+            health = HealthServer(core.store, adapters)
+            await health.start(settings.metrics_host, settings.metrics_port)
         for done in asyncio.as_completed(runs):
             await done  # a ConfigError from one adapter stops them all
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
+        if health is not None:
+            health.stopping.set()
         try:
             await core.stop(grace)
         finally:
@@ -157,6 +166,8 @@ async def serve(
             if sweeper is not None:
                 await sweeper.close()
             await core.close()
+            if health is not None:
+                await health.stop()
     return all(run.result() for run in runs)
 
 

@@ -82,8 +82,11 @@ class Settings(EnvSettings):
     log_format: str = "text"
     #: Days messages, usage and event records are kept before a background sweep deletes them (None: forever).
     retention_days: int | None = Field(default=None, ge=1)
+    #: Serve /metrics, /healthz and /readyz on this port in every platform mode (unset: off).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
 
-    @field_validator("qwen_api_key", mode="before")
+    @field_validator("qwen_api_key", "metrics_port", mode="before")
     @classmethod
     def _blank_key_is_no_key(cls, value: object) -> object:
         # `QWEN_API_KEY=` in a .env template means "not set yet", not an empty key.

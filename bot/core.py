@@ -22,10 +22,12 @@ from bot.config import Settings
 from bot.context import build_context, fit_message
 from bot.journal import AnswerJournal, recover
 from bot.lifecycle import Answer, Lifecycle, last_words
+from bot.lifecycle import quietly as _quietly
 from bot.limits import UserLimit
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
 from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished, open_store
+from bot.metrics import MeteredReply, count_tokens
 from bot.reply import Reply
 from bot.summary import Summariser
 from bot.text import storable
@@ -143,7 +145,11 @@ class ConversationCore:
 
     @logs.traced  # its log lines carry the conversation; one line says the outcome and latency
     async def handle(self, incoming: Incoming, reply: Reply) -> Outcome:
-        """Store the message, answer it through `reply`, store the answer."""
+        """Store the message, answer it through `reply`, store the answer (counted and timed)."""
+        metered = MeteredReply(reply, incoming.key.platform)
+        return metered.settle(await self._handle(incoming, metered))
+
+    async def _handle(self, incoming: Incoming, reply: Reply) -> Outcome:
         if not incoming.text.strip() and not incoming.attachments:
             return Outcome.EMPTY
         # In-flight duplicates stop here; a stored one is refused by the store's unique key.
@@ -226,7 +232,7 @@ class ConversationCore:
         )
         model = self.settings.model_for(conv.model, vision=bool(images))
         answer.key, answer.user_id, answer.question = key, incoming.author.id, incoming.message_id
-        answer.prompt_tokens, answer.version = context.tokens, snapshot.summary.version
+        answer.prompt_tokens, answer.version, answer.model = context.tokens, snapshot.summary.version, model
         await _quietly(reply.started())
         try:
             failure = await self._generate(reply, context.messages, model, answer)
@@ -274,6 +280,7 @@ class ConversationCore:
         usage = answer.usage or Usage(answer.prompt_tokens, turn.tokens)
         await self.store.add_usage(answer.key, answer.user_id, usage.prompt_tokens, usage.completion_tokens,
                                    today())
+        count_tokens(answer.model, usage.prompt_tokens, usage.completion_tokens)
         return Outcome.ANSWERED
 
     async def _close(self, reply: Reply, answer: Answer, sentence: str, outcome: Outcome) -> Outcome:
@@ -334,13 +341,3 @@ class ConversationCore:
         """
         return await recover(self.store, platform, finish, owner=self.owner, lock=self.conversation,
                              count=self.counter.count)
-
-
-async def _quietly(call: Awaitable[object]) -> None:
-    """Await an adapter call; its platform errors are logged, never allowed to stop the core."""
-    try:
-        await call
-    except OSError as exc:  # the platform is unreachable for a moment: one line is enough
-        log.warning("reply surface failed: %r", exc)
-    except Exception:
-        log.exception("reply surface failed")

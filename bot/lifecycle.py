@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 
 from bot.journal import AnswerJournal
 from bot.llm import Usage
@@ -44,6 +44,7 @@ class Answer:
     user_id: str = ""
     prompt_tokens: int = 0
     version: int = 0
+    model: str = ""
 
 
 class Lifecycle:
@@ -119,3 +120,13 @@ async def last_words(call: Coroutine[object, object, object]) -> None:
     closing = asyncio.ensure_future(call)
     with contextlib.suppress(Exception, asyncio.CancelledError):
         await asyncio.wait_for(asyncio.shield(closing), STOP_WRITE_SECONDS)
+
+
+async def quietly(call: Awaitable[object]) -> None:
+    """Await an adapter call; its platform errors are logged, never allowed to stop the core."""
+    try:
+        await call
+    except OSError as exc:  # the platform is unreachable for a moment: one line is enough
+        log.warning("reply surface failed: %r", exc)
+    except Exception:
+        log.exception("reply surface failed")

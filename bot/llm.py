@@ -25,7 +25,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from bot import sentences
+from bot import metrics, sentences
 from bot.config import Settings
 from bot.slots import CallSlots
 from bot.sse import DONE, SSEDecoder, StreamErrorEvent, StreamFault, Usage, chunk_events
@@ -163,8 +163,10 @@ class QwenClient:
     ) -> AsyncIterator[str | Usage]:
         """Yield text deltas, then one `Usage` if the server reports it."""
         async with self.slots.call() as slot, AsyncExitStack() as stack:
+            sent = time.perf_counter()
             body, decoder, payloads = await self._connect(stack, messages, model, max_tokens)
             slot.started()
+            metrics.FIRST_TOKEN.labels(model).observe(time.perf_counter() - sent)
             # The hot loop: one orjson parse per chunk, no SDK models, no task per read.
             idle = self.settings.qwen_idle_timeout
             got_text = False
@@ -187,8 +189,9 @@ class QwenClient:
                             _describe(exc))
                 # Moderation can stop an answer half-way: then the half is refused too, not kept.
                 if got_text and failure.kind != "content_refused":
+                    metrics.MODEL_ERRORS.labels(model, "interrupted").inc()
                     raise StreamInterrupted() from None
-                raise failure from None
+                raise _counted(failure, model) from None
 
     async def _connect(
         self, stack: AsyncExitStack, messages: Sequence[dict[str, Any]], model: str,
@@ -212,7 +215,7 @@ class QwenClient:
                     pause = self._retry_pause(exc, failure, retries, deadline - loop.time(), rate_wait_left)
                     if pause is None:
                         log.warning("model call to %s failed: %s (%s)", model, failure.kind, _describe(exc))
-                        raise failure from None
+                        raise _counted(failure, model) from None
                     log.warning("model call to %s failed: %s (%s); retrying in %.1fs", model, failure.kind,
                                 _describe(exc), pause)
                     retries += 1
@@ -281,10 +284,16 @@ class QwenClient:
                     extra_body={"enable_thinking": False} if model.startswith("qwen3") else None,
                 )
             except openai.OpenAIError as exc:
-                raise classify(exc, model) from exc
+                raise _counted(classify(exc, model), model) from exc
         text = response.choices[0].message.content or "" if response.choices else ""
         usage = response.usage
         return text, Usage(usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+
+
+def _counted(failure: LLMError, model: str) -> LLMError:
+    """`failure`, counted: the call is given up (retries before it are not errors yet)."""
+    metrics.MODEL_ERRORS.labels(model, failure.kind).inc()
+    return failure
 
 
 async def _read(body: AsyncIterator[bytes], decoder: SSEDecoder) -> list[bytes] | None:

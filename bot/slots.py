@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot import metrics
+
 
 class SlotCall:
     """One admitted call; `started()` marks its first token."""
@@ -68,6 +70,7 @@ class CallSlots:
         self._in_flight = 0
         self._stalled = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        metrics.SLOTS.slots.add(self)  # its counts are read when metrics are scraped
 
     @property
     def in_flight(self) -> int:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from bot import metrics
 from bot.config import Settings
 from bot.context import turn_cost
 from bot.llm import QwenClient
@@ -92,18 +93,22 @@ class Summariser:
             fold = turns_to_fold(turns, self.settings.max_context_tokens, shared=key.space != "dm")
             if not fold:
                 return
-            text, usage = await self.llm.complete(
-                summary_request(summary.text, fold), self.settings.qwen_model, SUMMARY_MAX_TOKENS
-            )
+            model = self.settings.qwen_model
+            request = summary_request(summary.text, fold)
+            text, usage = await self.llm.complete(request, model, SUMMARY_MAX_TOKENS)
             await self.store.add_usage(key, "", usage.prompt_tokens, usage.completion_tokens, today())
+            metrics.count_tokens(model, usage.prompt_tokens, usage.completion_tokens)
             if not text.strip():
-                return
+                raise ValueError("the model's summary was empty")
             # Refused if a reset or forget-me came in meanwhile: deleted words never come back.
             new = Summary(text.strip(), fold[-1].id, summary.version)
             if not await self.store.replace_summary(key, summary, new):
+                metrics.SUMMARIES.labels("discarded").inc()
                 return
+            metrics.SUMMARIES.labels("done").inc()
             log.info("summarised %d turns in %s", len(fold), key)
         except Exception as exc:
+            metrics.SUMMARIES.labels("failed").inc()
             log.warning("summary of %s failed, turns kept: %r", key, exc)
         finally:
             self._running.discard(key)

@@ -54,6 +54,16 @@ class DiscordAdapter:
     def missing(self) -> str | None:
         return None if self.settings.token else "DISCORD_TOKEN is not set"
 
+    async def connected(self) -> bool:
+        """Whether every gateway connection is open now (discord.py reconnects a dropped one itself)."""
+        client = self.client
+        if client is None or client.is_closed():
+            return False
+        shards = getattr(client, "shards", None)
+        if shards:
+            return not any(shard.is_closed() for shard in shards.values())
+        return client.ws is not None and client.ws.open
+
     async def serve(self, core: ConversationCore) -> None:
         import discord
 

@@ -21,7 +21,7 @@ from adapters.discord import commands, recovery
 from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
 from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface
-from bot import sentences
+from bot import metrics, sentences
 from bot.attachments import classify
 from bot.core import ConversationCore, Outcome
 from bot.lifecycle import last_words
@@ -290,8 +290,21 @@ class ShardedDiscordBot(_Behaviour, discord.AutoShardedClient):
         self._setup(core, settings, on_ready)
 
 
+def rate_limit_trace() -> aiohttp.TraceConfig:
+    """Counts Discord's 429s: discord.py waits them out silently, so the responses are watched."""
+
+    async def on_end(session: Any, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        if params.response.status == 429:
+            metrics.RATE_LIMITED.labels("discord").inc()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_end)
+    return trace
+
+
 def build_client(
     core: ConversationCore, settings: DiscordSettings, on_ready: Any = None, **options: Any
 ) -> DiscordBot | ShardedDiscordBot:
+    options.setdefault("http_trace", rate_limit_trace())
     cls = ShardedDiscordBot if settings.sharded else DiscordBot
     return cls(core, settings, on_ready, **options)

@@ -33,6 +33,10 @@ class SlackAdapter:
     def missing(self) -> str | None:
         return self.settings.missing()
 
+    async def connected(self) -> bool:
+        """Whether events can arrive now: the Socket Mode connection is up (HTTP mode: serving)."""
+        return self.bot is not None and await self.bot.connected()
+
     async def serve(self, core: ConversationCore) -> None:
         from bot.config import ConfigError
 

@@ -19,10 +19,14 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.commands import SlashCommands
@@ -43,7 +47,7 @@ from adapters.slack.payloads import AppMentionEvent, EventCallback, MessageEvent
 from adapters.slack.render import to_mrkdwn
 from adapters.slack.reply import Capabilities, SlackReply, error_code
 from adapters.slack.users import Users
-from bot import sentences
+from bot import metrics, sentences
 from bot.access import AccessList
 from bot.config import ConfigError
 from bot.core import ConversationCore, Outcome
@@ -73,6 +77,16 @@ class _SameTokenNotice(logging.Filter):
 _SAME_TOKEN = _SameTokenNotice()
 
 
+class _CountRateLimits(AsyncRetryHandler):
+    """Counts Slack's 429s, retried or not; the next handler decides whether to retry."""
+
+    async def can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                              response: HttpResponse | None = None, error: Exception | None = None) -> bool:
+        if response is not None and response.status_code == 429:
+            metrics.RATE_LIMITED.labels(PLATFORM).inc()
+        return False
+
+
 class SlackBot:
     """One running Slack app bound to one core."""
 
@@ -82,14 +96,14 @@ class SlackBot:
         self.client = AsyncWebClient(
             token=settings.bot_token,
             base_url=settings.slack_api_url,
-            retry_handlers=[AsyncConnectionErrorRetryHandler(),
+            retry_handlers=[_CountRateLimits(), AsyncConnectionErrorRetryHandler(),
                             AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
         # For calls worth making only if they work at once (the one-time thread read, the status
         # line): a rate limit means "skip it", never minutes of waiting on Retry-After.
         self.quick_client = AsyncWebClient(
             token=settings.bot_token, base_url=settings.slack_api_url, timeout=10,
-            retry_handlers=[AsyncConnectionErrorRetryHandler()],
+            retry_handlers=[_CountRateLimits(), AsyncConnectionErrorRetryHandler()],
         )
         bolt_logger = logging.getLogger("slack_bolt")
         bolt_logger.addFilter(_SAME_TOKEN)
@@ -186,6 +200,11 @@ class SlackBot:
             if session is not None:
                 await session.close()
 
+    async def connected(self) -> bool:
+        if self._socket is not None:
+            return await self._socket.client.is_connected()
+        return self._runner is not None
+
     async def idle(self) -> None:
         """Wait until no event is being handled (tests and benchmarks use it)."""
         await self.core.idle()
@@ -226,6 +245,7 @@ class SlackBot:
         event_id = str(body.get("event_id") or "")
         if event_id and not await self.core.claim_event(PLATFORM, event_id):
             log.info("Slack: event %s seen before (retry or redelivery), skipped", event_id)
+            metrics.DUPLICATES.labels(PLATFORM).inc()
             return
         if decision.trigger is Trigger.NONE:
             if thread_history:

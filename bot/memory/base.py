@@ -157,6 +157,10 @@ class MemoryStore(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query (for the readiness check)."""
+
+    @abstractmethod
     async def add_turn(
         self, key: ConversationKey, turn: Turn, *, if_version: int | None = None
     ) -> Turn | None:

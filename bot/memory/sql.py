@@ -88,6 +88,9 @@ class SQLStore(MemoryStore):
         # Conversation rows are never deleted, so their ids can be remembered (up to a bound).
         self._ids: dict[tuple[str, str, str, str], int] = {}
 
+    async def ping(self) -> None:
+        await self._fetch("SELECT 1")
+
     # -- the dialect ----------------------------------------------------------------------------
 
     @abstractmethod
