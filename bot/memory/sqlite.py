@@ -93,6 +93,8 @@ MIGRATIONS: list[str] = [
     """,
     # A budgeted `load` sums the newest turns' tokens from the index alone (see sql.py).
     "CREATE INDEX turns_recent ON turns (conversation_id, id, tokens); DROP INDEX turns_by_conversation;",
+    # The daily budgets read a user's usage of the day (see DAILY_TOTALS in sql.py).
+    "CREATE INDEX usage_by_user ON usage (platform, user_id, day);",
 ]
 
 
