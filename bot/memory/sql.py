@@ -83,8 +83,8 @@ USAGE = (
 # The daily budgets' one read: today's rows of the conversation, its space and the user, each
 # found through an index (the day's primary key prefix, usage_by_space, usage_by_user).
 _SPENT = "CAST(COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE {}), 0) AS BIGINT)"
-DAILY_TOTALS = ("SELECT " + ", ".join(_SPENT.format(w) for w in (_IN_CONV, _IN_SPACE, _BY_USER))
-                + " FROM usage WHERE day=? AND (conversation_id=? OR (platform=? AND (space=? OR user_id=?)))")
+DAILY_TOTALS = ("SELECT " + ", ".join(_SPENT.format(w) for w in (_IN_CONV, _IN_SPACE, _BY_USER)) + " FROM"
+                " usage WHERE day=? AND (conversation_id=? OR (platform=? AND (space=? OR user_id=?)))")
 
 
 class SQLStore(MemoryStore):
