@@ -39,18 +39,20 @@ MIGRATION = """
     CREATE INDEX limit_windows_by_expiry ON limit_windows (expires_at);
 """
 
-# $1 name, $2 key, $3 now, $4 limit, $5 seconds, $6 force (take the hit even without room).
-# `taken` and `notify` are this hit's outcome, stored only so that RETURNING can report them.
+# $1 name, $2 key, $3 now, $4 limit, $5 seconds, $6 force (take the hit even without room), $7 tell
+# (whether a refusal is told: `admit` keeps warned_at, `try_acquire` leaves it alone). `taken` and
+# `notify` are this hit's outcome, stored only so that RETURNING can report them.
 HIT = """
 INSERT INTO limit_windows AS w (name, key, hits, warned_at, taken, notify, expires_at)
 VALUES ($1, $2, ARRAY[$3::float8], NULL, TRUE, FALSE, $3::float8 + $5::float8)
 ON CONFLICT (name, key) DO UPDATE SET (hits, warned_at, taken, notify, expires_at) = (
     SELECT CASE WHEN ok THEN (recent || $3::float8)[greatest(1, cardinality(recent) + 2 - $4::int):]
                 ELSE recent END,
-           CASE WHEN ok THEN NULL WHEN tell THEN $3::float8 ELSE w.warned_at END,
+           CASE WHEN NOT $7::bool THEN w.warned_at WHEN ok THEN NULL WHEN tell THEN $3::float8
+                ELSE w.warned_at END,
            ok, tell, $3::float8 + $5::float8
-    FROM (SELECT recent, ok,
-                 NOT ok AND (w.warned_at IS NULL OR w.warned_at <= $3::float8 - $5::float8) AS tell
+    FROM (SELECT recent, ok, $7::bool AND NOT ok
+                 AND (w.warned_at IS NULL OR w.warned_at <= $3::float8 - $5::float8) AS tell
           FROM (SELECT recent, ($6::bool OR cardinality(recent) < $4::int) AS ok
                 FROM (SELECT ARRAY(SELECT h FROM unnest(w.hits) AS h
                                    WHERE h > $3::float8 - $5::float8 ORDER BY h) AS recent) r) o) s)
@@ -87,11 +89,14 @@ class SharedWindow:
         self.fallback = MemoryWindow(limit, seconds)
         self._hits = 0
 
-    async def _hit(self, key: Hashable, *, force: bool = False) -> tuple[bool, bool, float] | None:
+    async def _hit(
+        self, key: Hashable, *, force: bool = False, tell: bool = False
+    ) -> tuple[bool, bool, float] | None:
         """(taken, notify, seconds until free) for one hit, or None when the database is away."""
         now = self.clock()
+        params = (self.name, key_text(key), now, self.limit, self.seconds, force, tell)
         try:
-            rows = await self.fetch(HIT, (self.name, key_text(key), now, self.limit, self.seconds, force))
+            rows = await self.fetch(HIT, params)
         except MemoryUnavailable as exc:
             log.warning("limit %s counted in this process for now: %s", self.name, exc)
             return None
@@ -124,7 +129,7 @@ class SharedWindow:
     async def admit(self, key: Hashable) -> Verdict:
         if self.limit <= 0:
             return Verdict(True, False)
-        hit = await self._hit(key)
+        hit = await self._hit(key, tell=True)
         return await self.fallback.admit(key) if hit is None else Verdict(hit[0], hit[1])
 
     async def acquire(self, key: Hashable, max_wait: float | None = None) -> None:
