@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from bot.limits import MemoryWindow
+from bot.memory import MemoryUnavailable
 from bot.memory.pgwindows import SharedWindow
 from tests.bot.memory.backends import Backend, backend_named
 
@@ -146,3 +147,16 @@ async def test_sqlite_windows_stay_in_the_process(tmp_path: Path) -> None:
 
         assert isinstance(a, MemoryWindow)
         assert await b.try_acquire("k")
+
+
+async def test_while_the_database_is_away_the_window_counts_in_the_process() -> None:
+    async def away(sql: str, params: object) -> list:
+        raise MemoryUnavailable("the memory database is unavailable")
+
+    window = SharedWindow(away, "w", 1, 60)
+
+    assert await window.try_acquire("k")
+    assert not await window.try_acquire("k")
+    assert (await window.admit("k")).notify
+    assert await window.time_until_free("k") > 0
+    await window.acquire("k", max_wait=0)  # a must-do write is never held up
