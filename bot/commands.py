@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from bot import sentences
+from bot.budgets import Budgets
 from bot.config import Settings
 from bot.memory import MemoryStore, Tokens
 from bot.text import storable
@@ -92,6 +93,8 @@ class Commands:
     def __init__(self, settings: Settings, store: MemoryStore) -> None:
         self.settings = settings
         self.store = store
+        #: The daily token budgets: `usage` shows what is left, the core refuses messages over them.
+        self.budgets = Budgets(settings, store)
 
     async def reset(self, key: ConversationKey) -> str:
         removed = await self.store.reset(key)
@@ -149,7 +152,8 @@ class Commands:
             lines.append(sentences.USAGE_SPACE.format(
                 space=space, today=_tokens(report.space_today), total=_tokens(report.space_total)))
         lines.append(sentences.USAGE_USER.format(today=_tokens(report.user_today)))
-        return "\n".join(lines)
+        left = self.budgets.remaining(key, report, space)
+        return "\n".join([*lines, left] if left else lines)
 
     async def forget_me(self, platform: str, user_id: str) -> str:
         removed = await self.store.forget_user(platform, user_id)

@@ -69,6 +69,10 @@ class Settings(EnvSettings):
     max_concurrent_replies: int = Field(default=32, ge=1)
     #: Messages per user per minute on each platform; the next gets one polite note (0: no limit).
     user_rate_limit: int = Field(default=6, ge=0)
+    #: Tokens (prompt and completion) a day per user, conversation, server or workspace; None: no cap.
+    daily_tokens_per_user: int | None = Field(default=None, ge=1)
+    daily_tokens_per_conversation: int | None = Field(default=None, ge=1)
+    daily_tokens_per_space: int | None = Field(default=None, ge=1)
     #: Seconds a stopping bot lets answers under way finish before it ends them itself.
     shutdown_grace: float = Field(default=10.0, ge=0)
     qwen_connect_timeout: float = Field(default=10.0, gt=0)
@@ -86,10 +90,11 @@ class Settings(EnvSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
 
-    @field_validator("qwen_api_key", "metrics_port", mode="before")
+    @field_validator("qwen_api_key", "metrics_port", "daily_tokens_per_user", "daily_tokens_per_conversation",
+                     "daily_tokens_per_space", mode="before")
     @classmethod
     def _blank_key_is_no_key(cls, value: object) -> object:
-        # `QWEN_API_KEY=` in a .env template means "not set yet", not an empty key.
+        # `QWEN_API_KEY=` in a .env template means "not set yet", not an empty key (or a 0 budget).
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("retention_days", mode="before")

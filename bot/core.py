@@ -52,6 +52,8 @@ class Outcome(StrEnum):
     RATE_LIMITED_AGAIN = "rate_limited_again"
     #: Shutdown came first; the reply already said so.
     STOPPED = "stopped"
+    #: Over a daily token budget (stored, not answered); the reply said which and when it resets.
+    OVER_BUDGET = "over_budget"
 
 
 class ConversationCore:
@@ -68,7 +70,7 @@ class ConversationCore:
         self.counter = counter or TokenCounter(settings.qwen_model)
         self.commands = Commands(settings, store)
         self.summaries = Summariser(settings, store, llm)
-        self.user_limit = UserLimit.per_minute(settings.user_rate_limit)
+        self.user_limit = UserLimit(store.window("user-messages", settings.user_rate_limit, 60.0))
         self._locks = KeyedLocks()
         self._pending: set[tuple[ConversationKey, str]] = set()
         self.lifecycle = Lifecycle()
@@ -209,6 +211,8 @@ class ConversationCore:
         stored = await self.store.add_turn(key, self._user_turn(incoming, text))
         if stored is None:
             return Outcome.DUPLICATE
+        if (over := await self.commands.budgets.refusal(key, incoming.author.id)) is not None:
+            return await self._close(reply, answer, over, Outcome.OVER_BUDGET)
         # Durable before anything of the answer is shown: a process killed from here on leaves
         # an entry the next start finishes (see `recover`).
         answer.journal = await AnswerJournal.begin(self.store, key, incoming.message_id, self.owner,

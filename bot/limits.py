@@ -2,8 +2,9 @@
 
 The per-user message limit, Discord's per-channel write budget and Slack's per-workspace update
 budget are all a `Window`: at most `limit` hits per key in any `seconds`-long window. The
-interface is async so a shared implementation (replicas counting in one database) can stand in
-for the in-memory one without changing a caller.
+interface is async so a shared implementation (replicas counting in one database, see
+`bot.memory.pgwindows`) stands in for the in-memory one without changing a caller: callers ask
+the store for a window (`MemoryStore.window`) and get whichever the database allows.
 """
 
 from __future__ import annotations
@@ -16,12 +17,22 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    notify: bool  # True the first time a key is refused in a window: say so politely, once
+
+
 class Window(Protocol):
     limit: int
     seconds: float
 
     async def try_acquire(self, key: Hashable) -> bool:
         """Take a hit now if the window has room; False (and nothing taken) if it has not."""
+
+    async def admit(self, key: Hashable) -> Verdict:
+        """`try_acquire`, and on a refusal whether to say so: the first refusal since the key was
+        last let through, and again once a whole window has passed since it was told."""
 
     async def acquire(self, key: Hashable, max_wait: float | None = None) -> None:
         """Wait for room and take a hit; after `max_wait` seconds take it anyway (a must-do write)."""
@@ -41,6 +52,7 @@ class MemoryWindow:
         self.seconds = seconds
         self.clock = clock
         self._hits: dict[Hashable, deque[float]] = {}
+        self._warned: dict[Hashable, float] = {}
 
     def __len__(self) -> int:
         """Keys currently tracked."""
@@ -79,6 +91,19 @@ class MemoryWindow:
         self._take(key)
         return True
 
+    async def admit(self, key: Hashable) -> Verdict:
+        if await self.try_acquire(key):
+            self._warned.pop(key, None)
+            return Verdict(True, False)
+        now = self.clock()
+        warned_at = self._warned.get(key)
+        if warned_at is not None and warned_at > now - self.seconds:
+            return Verdict(False, False)
+        if len(self._warned) >= self.SWEEP_AT:
+            self._warned = {k: t for k, t in self._warned.items() if t > now - self.seconds}
+        self._warned[key] = now
+        return Verdict(False, True)
+
     async def acquire(self, key: Hashable, max_wait: float | None = None) -> None:
         deadline = None if max_wait is None else self.clock() + max_wait
         while (delay := self._wait(key)) > 0:
@@ -94,33 +119,18 @@ class MemoryWindow:
         return self._wait(key)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    allowed: bool
-    notify: bool  # True the first time a user is refused in a window: say so politely, once
-
-
 class UserLimit:
-    """Messages per user per minute, telling the caller when to say so (once per refused window)."""
+    """Messages per user per minute, telling the caller when to say so (once per refused window).
 
-    def __init__(self, window: Window, clock: Callable[[], float] = time.monotonic) -> None:
+    The window comes from the store (`MemoryStore.window`): in process with SQLite, shared by
+    every replica with PostgreSQL, so a user is limited and told once whichever replica answers."""
+
+    def __init__(self, window: Window) -> None:
         self.window = window
-        self.clock = clock
-        self._warned: dict[Hashable, float] = {}
 
     @classmethod
     def per_minute(cls, limit: int, clock: Callable[[], float] = time.monotonic) -> UserLimit:
-        return cls(MemoryWindow(limit, 60.0, clock), clock)
+        return cls(MemoryWindow(limit, 60.0, clock))
 
     async def check(self, user: Hashable) -> Verdict:
-        if await self.window.try_acquire(user):
-            self._warned.pop(user, None)
-            return Verdict(True, False)
-        now = self.clock()
-        warned_at = self._warned.get(user)
-        if warned_at is not None and warned_at > now - self.window.seconds:
-            return Verdict(False, False)
-        if len(self._warned) >= MemoryWindow.SWEEP_AT:
-            self._warned = {u: t for u, t in self._warned.items() if t > now - self.window.seconds}
-        self._warned[user] = now
-        return Verdict(False, True)
+        return await self.window.admit(user)

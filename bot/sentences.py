@@ -15,6 +15,14 @@ MEMORY_UNAVAILABLE = "I can't reach my memory right now; please try again in a m
 MESSAGE_CUT = ("Your message was longer than my {budget:,}-token memory budget, so I read only its "
                "beginning.")
 RATE_LIMITED = "You're sending messages faster than I can keep up with; please wait a minute."
+OVER_USER_BUDGET = "You've used your daily budget of {limit:,} tokens; it resets at 00:00 UTC, in {wait}."
+OVER_CONVERSATION_BUDGET = ("This conversation has used its daily budget of {limit:,} tokens; it resets "
+                            "at 00:00 UTC, in {wait}.")
+OVER_SPACE_BUDGET = ("This {space} has used its daily budget of {limit:,} tokens; it resets at 00:00 UTC, "
+                     "in {wait}.")
+HOURS, MINUTES = "{n} h", "{n} min"
+#: What a platform calls the space a conversation belongs to (Discord's servers are the default).
+SPACE_WORDS = {"slack": "workspace"}
 EMPTY_MENTION = "Ask me something after the mention, for example: what can you help with?"
 NOT_HERE = "I'm not enabled for you here."
 ALREADY_ANSWERED = "I have answered this already."
@@ -60,6 +68,10 @@ TOKENS = "{total:,} tokens ({prompt:,} in, {completion:,} out)"
 USAGE_CONVERSATION = "This conversation: {today} today, {total} in total."
 USAGE_SPACE = "This {space}: {today} today, {total} in total."
 USAGE_USER = "You: {today} today."
+USAGE_BUDGETS = "Daily budgets left: {left}; they reset at 00:00 UTC, in {wait}."
+BUDGET_LEFT_USER = "yours {left:,} of {limit:,} tokens"
+BUDGET_LEFT_CONVERSATION = "this conversation's {left:,} of {limit:,}"
+BUDGET_LEFT_SPACE = "this {space}'s {left:,} of {limit:,}"
 FORGOTTEN = ("Deleted {removed} of your messages from my memory everywhere on {platform}, "
              "with the summaries that could quote them.")
 MODE_SHOWN = "Channel mode: `{mode}`."

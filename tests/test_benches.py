@@ -18,12 +18,12 @@ import pytest
 from tests.bot.memory.backends import require_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
-NEEDS_POSTGRES = {"memory_scale", "concurrency"}
+NEEDS_POSTGRES = {"memory_scale", "concurrency", "limits"}
 #: Each --quick run takes a few seconds; more than this means something hangs.
 SMOKE_TIMEOUT = 90
 
 
-@pytest.mark.parametrize("bench", ["startup", "memory_scale", "concurrency", "core_overhead"])
+@pytest.mark.parametrize("bench", ["startup", "memory_scale", "concurrency", "core_overhead", "limits"])
 def test_quick_run_of_the_benchmark_exits_cleanly(bench: str) -> None:
     if bench in NEEDS_POSTGRES:
         asyncio.run(require_postgres())

@@ -72,7 +72,9 @@ class _Behaviour:
     def _setup(self, core: ConversationCore, settings: DiscordSettings, on_ready: Any = None) -> None:
         self.core = core
         self.settings = settings
-        #: Messages sent or edited per channel, shared by every answer in the process.
+        #: Messages sent or edited per channel, shared by every answer in the process. In process
+        #: even with PostgreSQL: a channel's events all reach the one shard (process) it belongs
+        #: to, so no other replica writes there and a shared window would only add a round trip.
         self.budget: Window = MemoryWindow(settings.discord_channel_edits, settings.discord_edit_window)
         self.tree = app_commands.CommandTree(self)
         commands.install(self.tree, self)

@@ -52,7 +52,7 @@ from bot.access import AccessList
 from bot.config import ConfigError
 from bot.core import ConversationCore, Outcome
 from bot.lifecycle import last_words
-from bot.limits import MemoryWindow, Window
+from bot.limits import Window
 from bot.locks import KeyedLocks
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
@@ -127,8 +127,10 @@ class SlackBot:
         self.users = AccessList.of(settings.slack_allowed_users, settings.slack_blocked_users)
         self.capabilities = Capabilities(streaming=settings.slack_streaming)
         self.locks = KeyedLocks()
-        #: chat.update calls per workspace, shared by every answer in the process.
-        self.updates: Window = MemoryWindow(max(1, settings.slack_updates_per_minute // 6), UPDATE_WINDOW)
+        #: chat.update calls per workspace, shared by every answer in the process, and with
+        #: PostgreSQL by every replica (HTTP mode behind a load balancer answers from any of them).
+        per_window = max(1, settings.slack_updates_per_minute // 6)
+        self.updates: Window = core.store.window("slack-updates", per_window, UPDATE_WINDOW)
         self.people = Users(self.client)
         self.files = Files(settings.bot_token, settings.slack_api_url)
         self.bot_user_id = ""

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from bot.memory.retention import BATCH, Purged
+from bot.limits import MemoryWindow, Window
 from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
 
@@ -76,6 +78,16 @@ class UsageReport:
     space_today: Tokens
     space_total: Tokens
     user_today: Tokens
+
+
+@dataclass(frozen=True)
+class DailyTotals:
+    """Tokens (prompt and completion) used on one day, as the daily budgets count them: in one
+    conversation, in its server or workspace (0 in DMs, which belong to none), and by one user."""
+
+    conversation: int
+    space: int
+    user: int
 
 
 @dataclass(frozen=True)
@@ -220,6 +232,10 @@ class MemoryStore(ABC):
     async def usage(self, key: ConversationKey, user_id: str, day: str) -> UsageReport: ...
 
     @abstractmethod
+    async def daily_totals(self, key: ConversationKey, user_id: str, day: str) -> DailyTotals:
+        """What the daily budgets count, in one read: it is on the path of every capped reply."""
+
+    @abstractmethod
     async def stats(self, key: ConversationKey) -> MemoryStats: ...
 
     @abstractmethod
@@ -275,6 +291,15 @@ class MemoryStore(ABC):
         if budget is not None:
             turns = within_budget(turns, budget)
         return Snapshot(await self.settings(key), summary, tuple(turns))
+
+    def window(
+        self, name: str, limit: int, seconds: float, *, clock: Callable[[], float] | None = None
+    ) -> Window:
+        """The sliding window `name` (at most `limit` hits per key in `seconds`; 0: no limit).
+
+        In this process here; a store that replicas share hands out windows they share too.
+        `clock` (seconds) is for tests; each kind of window has its own default."""
+        return MemoryWindow(limit, seconds) if clock is None else MemoryWindow(limit, seconds, clock)
 
     def lock(self, key: ConversationKey) -> contextlib.AbstractAsyncContextManager[None]:
         """Serialise turns of one conversation across processes. One process needs nothing more."""

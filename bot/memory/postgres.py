@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from bot.config import ConfigError
+from bot.limits import Window
+from bot.memory import pgwindows
 from bot.memory.base import MemoryUnavailable, opened
 from bot.memory.pglocks import (
     CLOSE_TIMEOUT_SECONDS,
@@ -121,6 +123,8 @@ MIGRATIONS: list[str] = [
     " DROP INDEX turns_by_conversation;",
     # Retention sweeps find old turns by age, a batch at a time (see retention.py).
     "CREATE INDEX turns_by_age ON turns (created_at);",
+    # Rate limits and edit budgets every replica shares (see pgwindows.py).
+    pgwindows.MIGRATION,
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.
@@ -239,6 +243,12 @@ class PostgresStore(SQLStore):
     def lock(self, key: ConversationKey) -> contextlib.AbstractAsyncContextManager[None]:
         """Exclusive use of one conversation across replicas (see pglocks.py)."""
         return self._locks.hold(key)
+
+    def window(
+        self, name: str, limit: int, seconds: float, *, clock: Callable[[], float] | None = None
+    ) -> Window:
+        """A window every replica on this database shares (see pgwindows.py)."""
+        return pgwindows.SharedWindow(self._fetch, name, limit, seconds, clock or time.time)
 
     # -- the dialect: pooled connections, one retry, receipts -----------------------------------
 

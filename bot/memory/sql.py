@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from bot.memory.base import (
     ConversationSettings,
+    DailyTotals,
     MemoryStats,
     MemoryStore,
     Snapshot,
@@ -79,6 +80,12 @@ USAGE = (
     f" {_tokens(f'{_IN_SPACE} AND {_TODAY}')}, {_tokens(_IN_SPACE)}, {_tokens(f'{_BY_USER} AND {_TODAY}')}"
     " FROM usage WHERE platform=? AND (space=? OR user_id=?)"
 )
+
+# The daily budgets' one read: today's rows of the conversation, its space and the user, each
+# found through an index (the day's primary key prefix, usage_by_space, usage_by_user).
+_SPENT = "CAST(COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE {}), 0) AS BIGINT)"
+DAILY_TOTALS = ("SELECT " + ", ".join(_SPENT.format(w) for w in (_IN_CONV, _IN_SPACE, _BY_USER)) + " FROM"
+                " usage WHERE day=? AND (conversation_id=? OR (platform=? AND (space=? OR user_id=?)))")
 
 
 class SQLStore(MemoryStore):
@@ -276,6 +283,14 @@ class SQLStore(MemoryStore):
         rows = await self._fetch(USAGE, params)
         values = list(rows[0]) if rows else [0] * 10
         return UsageReport(*(Tokens(values[i], values[i + 1]) for i in range(0, 10, 2)))
+
+    async def daily_totals(self, key: ConversationKey, user_id: str, day: str) -> DailyTotals:
+        conv = await self._conversation_id(key, create=False)
+        # DMs share the space "dm" but belong to no server or workspace: NULL matches no row.
+        space = None if key.space == "dm" else key.space
+        params = (conv, space, user_id, day, conv, key.platform, space, user_id)
+        (row,) = await self._fetch(DAILY_TOTALS, params)  # an aggregate: always one row
+        return DailyTotals(*row)
 
     async def stats(self, key: ConversationKey) -> MemoryStats:
         conv = await self._conversation_id(key, create=False)

@@ -95,6 +95,8 @@ MIGRATIONS: list[str] = [
     "CREATE INDEX turns_recent ON turns (conversation_id, id, tokens); DROP INDEX turns_by_conversation;",
     # Retention sweeps find old turns by age, a batch at a time (see retention.py).
     "CREATE INDEX turns_by_age ON turns (created_at);",
+    # The daily budgets read a user's usage of the day (see DAILY_TOTALS in sql.py).
+    "CREATE INDEX usage_by_user ON usage (platform, user_id, day);",
 ]
 
 

@@ -96,6 +96,12 @@ async def test_a_message_over_the_rate_limit_is_told_every_time(qwen: FakeQwen, 
     assert len(qwen.chat_requests) == 1
 
 
+async def test_a_message_over_a_daily_budget_is_told_which_and_when_it_resets(qwen: FakeQwen, tmp_path: Path):
+    _code, out, _ = await chat(qwen, tmp_path, "one\ntwo\n", DAILY_TOKENS_PER_CONVERSATION="5")
+    assert "This conversation has used its daily budget of 5 tokens; it resets at 00:00 UTC, in " in out
+    assert len(qwen.chat_requests) == 1
+
+
 async def test_input_that_is_not_utf8_is_answered_not_refused(qwen: FakeQwen, tmp_path: Path):
     code, out, err = await chat(qwen, tmp_path, b"hi \xff there\nand \xed\xa0\x80 this\n")
     assert code == 0 and "Traceback" not in err

@@ -25,6 +25,25 @@ async def test_the_first_refusal_says_so_and_later_ones_stay_quiet():
     assert (second.allowed, second.notify) == (False, False)
 
 
+async def test_a_refusal_is_told_again_once_the_user_was_let_through_in_between():
+    clock = Clock()
+    limit = UserLimit.per_minute(1, clock)
+    await limit.check("u")
+    assert (await limit.check("u")).notify
+    clock.now += 61
+    assert (await limit.check("u")).allowed
+
+    assert (await limit.check("u")).notify
+
+
+async def test_a_quiet_refusal_does_not_use_up_the_told_one():
+    window = MemoryWindow(1, 60, Clock())
+    await window.try_acquire("u")
+    assert not await window.try_acquire("u")
+
+    assert (await window.admit("u")).notify
+
+
 async def test_the_window_slides():
     clock = Clock()
     limit = UserLimit.per_minute(1, clock)

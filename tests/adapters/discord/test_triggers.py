@@ -170,3 +170,18 @@ async def test_the_rate_limit_is_explained_once_and_never_reaches_the_model(
     await barrier(fake, world)
     assert reply_texts(fake, fourth) == []
     assert len(qwen.chat_requests) == 3  # q0, q1 and the barrier from another user
+
+
+async def test_a_user_over_their_daily_budget_is_told_so_and_never_reaches_the_model(
+    world, fake, make_bot, qwen
+) -> None:
+    await make_bot({"daily_tokens_per_user": 5})
+    first = await fake.say(world["alice"], f"{at(fake)} q0", channel_id=world["general"])
+    await answer_to(fake, first, "echo: q0")
+    second = await fake.say(world["alice"], f"{at(fake)} q1", channel_id=world["general"])
+
+    await fake.wait_for(lambda: bool(reply_texts(fake, second)))
+
+    (text,) = reply_texts(fake, second)
+    assert "You've used your daily budget of 5 tokens; it resets at 00:00 UTC, in " in text
+    assert len(qwen.chat_requests) == 1

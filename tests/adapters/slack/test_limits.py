@@ -67,3 +67,16 @@ async def test_ten_channels_at_once_each_get_their_own_answer(slack, qwen, start
     for n, events in enumerate(batches):
         assert slack.texts(f"C0CHAN{n}", events[0]["ts"]) == [f"re: Alice: question {n}"]
     assert len(qwen.chat_requests) == 10
+
+
+async def test_a_workspace_over_its_daily_budget_is_told_so_in_the_thread(slack, qwen, start_bot) -> None:
+    run = await start_bot(core_settings={"daily_tokens_per_space": 5})
+    await slack.deliver(slack.message("first", channel=DM))
+    await run.idle()
+    await slack.deliver(slack.message("second", channel=DM))
+    await run.idle()
+
+    texts = slack.texts(DM)
+    assert len(texts) == 2
+    assert "This workspace has used its daily budget of 5 tokens; it resets at 00:00 UTC, in " in texts[1]
+    assert len(qwen.chat_requests) == 1

@@ -68,3 +68,39 @@ async def test_an_event_is_claimed_by_one_replica_only(replicas: list[Conversati
     claims = await asyncio.gather(*(core.claim_event("slack", "Ev1") for core in replicas))
 
     assert sorted(claims) == [False, True]
+
+
+async def test_a_daily_budget_used_on_one_replica_refuses_on_the_other(
+    pg: Backend, make_settings: Callable[..., Settings], qwen: FakeQwen
+) -> None:
+    cores = [await ConversationCore.start(make_settings(database_url=pg.url, daily_tokens_per_user=5))
+             for _ in range(2)]
+    try:
+        assert await cores[0].handle(Incoming(KEY, "m1", ANN, "hello"), RecordingReply()) is Outcome.ANSWERED
+        reply = RecordingReply()
+
+        elsewhere = ConversationKey("slack", "T1", "C2")
+        outcome = await cores[1].handle(Incoming(elsewhere, "m2", ANN, "hi"), reply)
+    finally:
+        for core in cores:
+            await core.close()
+
+    assert outcome is Outcome.OVER_BUDGET
+    assert reply.failure is not None
+    assert reply.failure.startswith("You've used your daily budget of 5 tokens; it resets at 00:00 UTC, in ")
+    assert len(qwen.chat_requests) == 1
+
+
+async def test_the_per_user_rate_limit_is_shared_and_told_once(
+    pg: Backend, make_settings: Callable[..., Settings]
+) -> None:
+    cores = [await ConversationCore.start(make_settings(database_url=pg.url, user_rate_limit=1))
+             for _ in range(2)]
+    try:
+        outcomes = [await cores[i % 2].handle(Incoming(KEY, f"m{i}", ANN, "hi"), RecordingReply())
+                    for i in range(3)]
+    finally:
+        for core in cores:
+            await core.close()
+
+    assert outcomes == [Outcome.ANSWERED, Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN]

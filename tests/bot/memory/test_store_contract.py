@@ -13,7 +13,16 @@ import asyncpg
 import pytest
 
 from bot.config import ConfigError
-from bot.memory import ConversationSettings, MemoryStats, MemoryStore, Summary, Tokens, Turn, open_store
+from bot.memory import (
+    ConversationSettings,
+    DailyTotals,
+    MemoryStats,
+    MemoryStore,
+    Summary,
+    Tokens,
+    Turn,
+    open_store,
+)
 from bot.memory import postgres as pg_backend
 from bot.memory import sql as sql_backend
 from bot.memory import sqlite as sqlite_backend
@@ -342,6 +351,30 @@ async def test_usage_adds_up_per_conversation_space_user_and_day(store: MemorySt
     assert report.space_today == Tokens(10 + 20 + 100 + 5, 1 + 2 + 10 + 5)
     assert report.space_total == Tokens(10 + 20 + 100 + 1000 + 5, 1 + 2 + 10 + 100 + 5)
     assert report.user_today == Tokens(10 + 20 + 5 + 7, 1 + 2 + 5 + 7)
+
+
+async def test_daily_totals_count_the_day_in_the_conversation_its_space_and_by_the_user(
+    store: MemoryStore,
+) -> None:
+    await store.add_usage(CHANNEL, "alice", 10, 1, DAY)
+    await store.add_usage(CHANNEL, "bob", 100, 10, DAY)
+    await store.add_usage(CHANNEL, "alice", 1000, 100, NEXT_DAY)
+    await store.add_usage(OTHER_CHANNEL, "bob", 5, 5, DAY)
+    await store.add_usage(OTHER_SPACE, "alice", 7, 7, DAY)
+    await store.add_usage(SLACK_CHANNEL, "alice", 9000, 9000, DAY)
+
+    totals = await store.daily_totals(CHANNEL, "alice", DAY)
+
+    assert totals == DailyTotals(conversation=11 + 110, space=11 + 110 + 10, user=11 + 14)
+
+
+async def test_daily_totals_of_a_dm_count_no_space(store: MemoryStore) -> None:
+    dm, other_dm = ConversationKey("discord", "dm", "d1"), ConversationKey("discord", "dm", "d2")
+    await store.add_usage(dm, "alice", 3, 3, DAY)
+    await store.add_usage(other_dm, "bob", 50, 50, DAY)
+
+    assert await store.daily_totals(dm, "alice", DAY) == DailyTotals(conversation=6, space=0, user=6)
+    assert await store.daily_totals(OTHER_SPACE, "carol", DAY) == DailyTotals(0, 0, 0)
 
 
 async def test_usage_of_an_unused_conversation_is_zero(store: MemoryStore) -> None:
