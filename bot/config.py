@@ -6,6 +6,7 @@ validation errors into one readable message per bad setting, for the command lin
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, TypeVar
 from urllib.parse import urlparse
 
@@ -35,6 +36,13 @@ def http_url(value: str, example: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError("must be an http(s) URL such as " + example)
     return value.rstrip("/")
+
+
+class OnFailure(StrEnum):
+    """`ON_PLATFORM_FAILURE`: what the process does when one of its platforms fails (bot/supervisor.py)."""
+
+    STOP = "stop"
+    CONTINUE = "continue"
 
 
 #: A setting written as "a, b, c" in the environment.
@@ -76,6 +84,9 @@ class Settings(EnvSettings):
     qwen_stall_grace: float = Field(default=3.0, gt=0)
     qwen_rate_limit_wait: float = Field(default=20.0, ge=0)
     log_level: str = "INFO"
+    #: What `qwenbot run` does when one platform cannot start or crashes: stop them all (exit
+    #: non-zero, for the orchestrator to restart) or carry on with the others (bot/supervisor.py).
+    on_platform_failure: OnFailure = OnFailure.STOP
 
     @field_validator("qwen_api_key", mode="before")
     @classmethod

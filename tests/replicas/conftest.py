@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,21 +91,29 @@ def discord_world(discord: FakeDiscord) -> list[dict[str, Any]]:
     return world
 
 
-@pytest.fixture
-async def discord_shards(discord: FakeDiscord, discord_world: list[dict[str, Any]], qwen: FakeQwen,
-                         pg: Backend, tmp_path: Path, processes: list[BotProcess]) -> list[BotProcess]:
-    """`SHARD_IDS=0` and `SHARD_IDS=1` of `SHARD_COUNT=2`, each in its own process.
+StartDiscord = Callable[[list[str | None]], Awaitable[list[BotProcess]]]
 
-    Each has its own persona, so the model's requests show which process answered.
+
+@pytest.fixture
+def start_discord(discord: FakeDiscord, qwen: FakeQwen, pg: Backend, tmp_path: Path,
+                  processes: list[BotProcess]) -> StartDiscord:
+    """Start one `qwenbot discord` per entry: `SHARD_IDS` of `SHARD_COUNT=2`, or None for unsharded.
+
+    Process n has the persona "You are process n.", so the model's requests show which answered.
     """
-    shards = []
-    for shard in (0, 1):
-        env = {**model_env(qwen, pg), "DISCORD_TOKEN": discord.token, "DISCORD_API_URL": discord.api_url,
-               "DISCORD_GATEWAY_URL": discord.gateway_url, "DISCORD_EDIT_INTERVAL": "0.2",
-               "SHARD_COUNT": "2", "SHARD_IDS": str(shard), "SYSTEM_PROMPT": f"You are shard {shard}."}
-        shards.append(BotProcess("discord", tmp_path, env, name=f"discord-{shard}"))
-    processes.extend(shards)
-    await asyncio.gather(*(shard.start() for shard in shards))
-    await until(lambda: sorted(c.shard for c in discord.connections) == [(0, 2), (1, 2)], 30,
-                lambda: "both shards to connect:\n" + "\n".join(s.output() for s in shards))
-    return shards
+    async def start(shard_ids: list[str | None]) -> list[BotProcess]:
+        bots = []
+        for n, shard in enumerate(shard_ids):
+            env = {**model_env(qwen, pg), "DISCORD_TOKEN": discord.token, "DISCORD_API_URL": discord.api_url,
+                   "DISCORD_GATEWAY_URL": discord.gateway_url, "DISCORD_EDIT_INTERVAL": "0.2",
+                   "SYSTEM_PROMPT": f"You are process {n}."}
+            if shard is not None:
+                env.update(SHARD_COUNT="2", SHARD_IDS=shard)
+            bots.append(BotProcess("discord", tmp_path, env, name=f"discord-{n}"))
+        processes.extend(bots)
+        await asyncio.gather(*(bot.start() for bot in bots))
+        await until(lambda: len(discord.connections) == len(bots), 30,
+                    lambda: "every process to connect:\n" + "\n".join(b.output() for b in bots))
+        return bots
+
+    return start
