@@ -74,3 +74,18 @@ async def test_a_dm_sent_to_each_replica_in_turn_keeps_order_and_context(
         assert conversation(body) == [*seen, f"Alice: {question}"]
         seen += [f"Alice: {question}", f"answer {n}"]
     assert slack.texts(DM, None) == ["answer 1", "answer 2", "answer 3", "answer 4"]
+
+
+async def test_a_dm_reaching_one_replica_while_the_other_answers_waits_for_that_answer(
+        slack: FakeSlack, qwen: FakeQwen, slack_replicas: list[SlackReplica]):
+    slow = " ".join(f"w{i}" for i in range(40))
+    qwen.queue(Script(text=slow, delay=0.02), Script(text="answer 2"))
+    a, b = slack_replicas
+    await slack.deliver(slack.message("one", channel=DM), to=a.url)
+    await until(lambda: len(qwen.chat_requests) == 1, 20, "A's model call")
+    await slack.deliver(slack.message("two", channel=DM), to=b.url)  # while A is still streaming
+
+    await answered(slack, DM, None, 2)
+    first, second = qwen.chat_requests
+    assert conversation(second) == ["Alice: one", slow, "Alice: two"]
+    assert slack.texts(DM, None) == [slow, "answer 2"]
