@@ -180,6 +180,14 @@ class FakeDiscord:
         self.guilds[guild_id]["members"].append(self._member(self.bot_user, [bot_role]))
         return guild_id
 
+    def add_guild_on_shard(self, shard: int, count: int, name: str = "Test Server") -> int:
+        """A new guild whose id Discord routes to `shard` of `count` shards."""
+        while True:
+            guild = self.add_guild(name)
+            if self._shard_of(guild, count) == shard:
+                return guild
+            del self.guilds[guild]
+
     def add_role(self, guild_id: int, name: str, *, bot_id: int | None = None) -> int:
         role_id = self.snowflake()
         role: dict[str, Any] = {

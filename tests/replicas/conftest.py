@@ -71,21 +71,12 @@ async def discord() -> AsyncIterator[FakeDiscord]:
     await fake.stop()
 
 
-def guild_on_shard(fake: FakeDiscord, shard: int, count: int) -> int:
-    """A new guild whose id Discord routes to `shard` of `count` ((id >> 22) % count)."""
-    while True:
-        guild = fake.add_guild()
-        if (guild >> 22) % count == shard:
-            return guild
-        del fake.guilds[guild]
-
-
 @pytest.fixture
 def discord_world(discord: FakeDiscord) -> list[dict[str, Any]]:
     """A guild on each of two shards, each with a channel and a member."""
     world = []
     for shard in (0, 1):
-        guild = guild_on_shard(discord, shard, 2)
+        guild = discord.add_guild_on_shard(shard, 2)
         world.append({"guild": guild, "channel": discord.add_channel(guild, "general"),
                       "member": discord.add_member(guild, f"Member{shard}")})
     return world

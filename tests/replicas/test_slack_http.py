@@ -86,6 +86,6 @@ async def test_a_dm_reaching_one_replica_while_the_other_answers_waits_for_that_
     await slack.deliver(slack.message("two", channel=DM), to=b.url)  # while A is still streaming
 
     await answered(slack, DM, None, 2)
-    first, second = qwen.chat_requests
+    _, second = qwen.chat_requests
     assert conversation(second) == ["Alice: one", slow, "Alice: two"]
     assert slack.texts(DM, None) == [slow, "answer 2"]
