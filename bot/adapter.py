@@ -20,8 +20,9 @@ class Adapter(Protocol):
     #: Whether `qwenbot run` starts it (the terminal chat is started only by `qwenbot chat`).
     platform: bool
     #: Set once connected; a connection error before it is a start-up failure (one line, exit 2),
-    #: after it a crash of this adapter alone. An adapter whose library reconnects on its own may
-    #: also offer `async connected() -> bool`, which the readiness check (`bot.health`) asks.
+    #: after it a crash (exit 1); `ON_PLATFORM_FAILURE` says whether the other platforms stop too.
+    #: An adapter whose library reconnects on its own may also offer `async connected() -> bool`,
+    #: which the readiness check (`bot.health`) asks.
     ready: asyncio.Event
 
     def missing(self) -> str | None:

@@ -15,7 +15,6 @@ from bot import __version__
 if TYPE_CHECKING:
     from bot.adapter import Adapter
     from bot.config import Settings
-    from bot.core import ConversationCore
 
 log = logging.getLogger("qwenbot")
 
@@ -100,41 +99,23 @@ def choose_adapters(command: str) -> dict[str, Adapter]:
     return dict(ready)
 
 
-async def run_adapter(name: str, item: Adapter, core: ConversationCore) -> bool:
-    """Serve one platform; False if it crashed (the others keep running)."""
-    from bot.config import ConfigError
-
-    try:
-        await item.serve(core)
-    except ConfigError:
-        raise
-    except OSError as exc:
-        ready = getattr(item, "ready", None)
-        if ready is None or not ready.is_set():
-            # Unreachable at start (DNS, refused, TLS): one line, and a non-zero exit for the supervisor.
-            raise ConfigError(f"{name}: cannot connect: {exc}") from exc
-        log.exception("the %s adapter lost its connection and stopped", name)
-        return False
-    except Exception:
-        log.exception("the %s adapter stopped", name)
-        return False
-    return True
-
-
 async def serve(
     settings: Settings, adapters: Mapping[str, Adapter], grace: float | None = None
 ) -> bool:
     """Run the adapters until they stop or the process is told to; False if any crashed.
 
-    On SIGTERM or Ctrl-C the core ends the answers under way first (up to `grace` seconds, then
-    closing each with the interrupted mark), while the platforms are still connected; only then
-    are the adapters stopped.
+    A platform that cannot start or that crashes stops them all, or only itself, as
+    `ON_PLATFORM_FAILURE` says (`bot.supervisor`); one that could not start raises ConfigError.
+    On SIGTERM or Ctrl-C, and when stopping for a failure, the core ends the answers under way
+    first (up to `grace` seconds, then closing each with the interrupted mark), while the
+    platforms are still connected; only then are the adapters stopped.
     """
     import asyncio
     import signal
 
     from bot.core import ConversationCore
     from bot.retention import Sweeper
+    from bot.supervisor import run_adapter, verdict, watch
 
     core = await ConversationCore.start(settings)
     sweeper = Sweeper.start(core.store, settings.retention_days)
@@ -142,7 +123,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
-    runs = [asyncio.create_task(run_adapter(name, item, core)) for name, item in adapters.items()]
+    runs = {asyncio.create_task(run_adapter(name, item, core)): name for name, item in adapters.items()}
     health = None
     try:
         # Every platform mode serves metrics and probes when asked to; the terminal chat never does.
@@ -151,8 +132,7 @@ async def serve(
 
             health = HealthServer(core.store, adapters)
             await health.start(settings.metrics_host, settings.metrics_port)
-        for done in asyncio.as_completed(runs):
-            await done  # a ConfigError from one adapter stops them all
+        failures = await watch(runs, settings.on_platform_failure)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         if health is not None:
@@ -168,7 +148,7 @@ async def serve(
             await core.close()
             if health is not None:
                 await health.stop()
-    return all(run.result() for run in runs)
+    return verdict(failures, len(runs), settings.on_platform_failure)
 
 
 def script() -> None:

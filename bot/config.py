@@ -6,6 +6,7 @@ validation errors into one readable message per bad setting, for the command lin
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, TypeVar
 from urllib.parse import urlparse
 
@@ -37,6 +38,13 @@ def http_url(value: str, example: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError("must be an http(s) URL such as " + example)
     return value.rstrip("/")
+
+
+class OnFailure(StrEnum):
+    """`ON_PLATFORM_FAILURE`: what the process does when one of its platforms fails (bot/supervisor.py)."""
+
+    STOP = "stop"
+    CONTINUE = "continue"
 
 
 #: A setting written as "a, b, c" in the environment.
@@ -89,6 +97,9 @@ class Settings(EnvSettings):
     #: Serve /metrics, /healthz and /readyz on this port in every platform mode (unset: off).
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
+    #: What `qwenbot run` does when one platform cannot start or crashes: stop them all (exit
+    #: non-zero, for the orchestrator to restart) or carry on with the others (bot/supervisor.py).
+    on_platform_failure: OnFailure = OnFailure.STOP
 
     @field_validator("qwen_api_key", "metrics_port", "daily_tokens_per_user", "daily_tokens_per_conversation",
                      "daily_tokens_per_space", mode="before")

@@ -12,6 +12,8 @@ from bot.core import ConversationCore
 from bot.reply import Reply
 from tests.fakes.qwen import FakeQwen
 
+pytest_plugins = ["tests.processes"]  # `processes`: the bot as real processes, stopped afterwards
+
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 
 async def until(condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0,
-                message: str = "condition") -> None:
+                message: str | Callable[[], str] = "condition") -> None:
+    """Wait for `condition`; `message` (or what it returns at the time, e.g. a log) says what failed."""
     deadline = time.monotonic() + within
     while True:
         result = condition()
@@ -17,5 +18,6 @@ async def until(condition: Callable[[], bool | Awaitable[bool]], within: float =
         if result:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {message}")
+            said = message if isinstance(message, str) else message()
+            raise AssertionError(f"timed out after {within}s waiting for {said}")
         await asyncio.sleep(0.01)

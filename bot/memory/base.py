@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from bot.memory.retention import BATCH, Purged
 from bot.limits import MemoryWindow, Window
+from bot.memory.retention import BATCH, Purged
 from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
 

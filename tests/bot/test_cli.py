@@ -8,12 +8,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot import cli
 from bot.config import ConfigError
+from tests.fakes.qwen import FakeQwen
+from tests.fakes.slack import FakeSlack
+from tests.processes import BotProcess
+from tests.waiting import until
 
 
 def qwenbot(*args: str, cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
@@ -62,52 +67,62 @@ def test_the_discord_command_without_a_token_says_so(tmp_path: Path):
     assert "DISCORD_TOKEN is not set" in result.stderr
 
 
-class Stub:
+class Platform:
+    """An adapter that serves until stopped, or fails with `error` (after it was serving if `ready`)."""
+
     platform = True
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None, *, ready: bool = False) -> None:
         self.error = error
-        self.served = False
+        self.ready = asyncio.Event()
+        self.fails_when_ready = ready
+        self.finish = asyncio.Event()  # set it: the platform ends by itself, cleanly
+        self.stopped = False
 
     def missing(self) -> str | None:
         return None
 
     async def serve(self, core: object) -> None:
-        await asyncio.sleep(0.05)
-        self.served = True
+        if self.error is None or self.fails_when_ready:
+            self.ready.set()
+        await asyncio.sleep(0.01)
         if self.error is not None:
             raise self.error
+        try:
+            await self.finish.wait()
+        except asyncio.CancelledError:
+            self.stopped = True
+            raise
 
 
-async def test_one_crashing_adapter_does_not_stop_the_others(make_settings):
-    crashing, healthy = Stub(RuntimeError("boom")), Stub()
-    assert await cli.serve(make_settings(), {"crashing": crashing, "healthy": healthy}) is False
-    assert healthy.served
+def crashing() -> Platform:
+    return Platform(RuntimeError("boom"), ready=True)
 
 
-async def test_a_bad_token_at_start_stops_everything_with_its_message(make_settings):
-    with pytest.raises(ConfigError, match="rejected"):
-        await cli.serve(make_settings(), {"bad": Stub(ConfigError("token rejected")), "ok": Stub()})
+async def test_a_platform_that_cannot_start_stops_the_others_with_its_message(make_settings):
+    healthy = Platform()
+    with pytest.raises(ConfigError, match="token rejected"):
+        await cli.serve(make_settings(), {"bad": Platform(ConfigError("token rejected")), "ok": healthy})
+    assert healthy.stopped
 
 
-class Disconnecting(Stub):
-    """Connects, then loses the network."""
-
-    def __init__(self) -> None:
-        super().__init__(ConnectionResetError("connection reset by peer"))
-        self.ready = asyncio.Event()
-        self.ready.set()
+async def test_a_platform_crashing_after_start_stops_the_others_and_reports_failure(make_settings):
+    healthy = Platform()
+    assert await cli.serve(make_settings(), {"crashing": crashing(), "ok": healthy}) is False
+    assert healthy.stopped
 
 
-async def test_a_connection_lost_after_start_stops_only_that_adapter(make_settings):
-    healthy = Stub()
-    assert await cli.serve(make_settings(), {"flaky": Disconnecting(), "healthy": healthy}) is False
-    assert healthy.served
+async def test_a_connection_lost_after_start_is_a_crash_not_a_start_up_error(make_settings):
+    healthy = Platform()
+    flaky = Platform(ConnectionResetError("connection reset by peer"), ready=True)
+    assert await cli.serve(make_settings(), {"flaky": flaky, "ok": healthy}) is False
+    assert healthy.stopped
 
 
 async def test_a_connection_refused_before_start_is_a_one_line_error(make_settings):
-    with pytest.raises(ConfigError, match="cannot connect"):
-        await cli.serve(make_settings(), {"down": Stub(ConnectionRefusedError("refused")), "ok": Stub()})
+    with pytest.raises(ConfigError, match="down: cannot connect: refused"):
+        await cli.serve(make_settings(), {"down": Platform(ConnectionRefusedError("refused")),
+                                          "ok": Platform()})
 
 
 def old_turns_in(path: Path, *ages_in_days: float) -> None:
@@ -157,10 +172,79 @@ def test_purge_needs_its_age(tmp_path: Path):
 async def test_serving_with_a_retention_sweeps_in_the_background_and_stops_with_the_adapters(make_settings):
     seen: list[str] = []
 
-    class Looking(Stub):
+    class Looking(Platform):
         async def serve(self, core: object) -> None:
             seen.extend(task.get_name() for task in asyncio.all_tasks())
 
     assert await cli.serve(make_settings(retention_days=30), {"ok": Looking()}) is True
     assert "retention sweep" in seen
     assert "retention sweep" not in {task.get_name() for task in asyncio.all_tasks()}
+
+
+@pytest.mark.parametrize("failing", [lambda: Platform(ConfigError("token rejected")), crashing],
+                         ids=["at start", "later"])
+async def test_with_continue_a_failing_platform_leaves_the_others_serving(
+        make_settings, failing, caplog: pytest.LogCaptureFixture):
+    healthy = Platform()
+    running = asyncio.create_task(cli.serve(make_settings(on_platform_failure="continue"),
+                                            {"bad": failing(), "ok": healthy}))
+    await until(lambda: "carrying on with ok (ON_PLATFORM_FAILURE=continue)" in caplog.text)
+    assert not running.done() and not healthy.stopped
+    healthy.finish.set()
+    assert await running is False  # something failed on the way: a non-zero exit
+
+
+async def test_with_continue_no_platform_starting_is_a_start_up_error_naming_each(make_settings):
+    with pytest.raises(ConfigError, match="discord refused; slack refused"):
+        await cli.serve(make_settings(on_platform_failure="continue"),
+                        {"slack": Platform(ConfigError("slack refused")),
+                         "discord": Platform(ConfigError("discord refused"))})
+
+
+def test_an_unknown_failure_policy_is_named(tmp_path: Path):
+    result = qwenbot("run", cwd=tmp_path, QWEN_API_KEY="sk-1", ON_PLATFORM_FAILURE="ignore")
+    assert result.returncode == 2
+    assert "ON_PLATFORM_FAILURE" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- `qwenbot run` with Discord unreachable and Slack working, as real processes ------------------
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = await FakeSlack().start()
+    fake.add_user("U0ALICE", "Alice")
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def run_both(slack: FakeSlack, qwen: FakeQwen, tmp_path: Path, processes: list[BotProcess]) -> BotProcess:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    bot = BotProcess("run", tmp_path, {
+        "QWEN_API_KEY": "sk-test", "QWEN_BASE_URL": qwen.base_url, "DATABASE_URL": "sqlite:///memory.db",
+        "DISCORD_TOKEN": "token", "DISCORD_API_URL": f"http://127.0.0.1:{closed}/api/v10",
+        "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+        "SLACK_SIGNING_SECRET": slack.signing_secret, "PORT": "0", "SLACK_HTTP_HOST": "127.0.0.1"})
+    processes.append(bot)
+    return bot
+
+
+async def test_run_exits_with_status_2_when_one_platform_cannot_start(run_both: BotProcess):
+    await run_both.start()
+    assert await run_both.exit_code() == 2
+    assert run_both.output().splitlines()[-1].startswith("qwenbot: Could not connect to Discord")
+    assert "Traceback" not in run_both.output()
+
+
+async def test_run_with_continue_serves_the_platforms_that_started(
+        run_both: BotProcess, slack: FakeSlack, qwen: FakeQwen):
+    run_both.env["ON_PLATFORM_FAILURE"] = "continue"
+    await run_both.start()
+    await run_both.logged(r"Could not connect to Discord .*; carrying on with slack")
+    port = (await run_both.logged(r"HTTP mode as .* on port (\d+)")).group(1)
+    await slack.deliver(slack.message("still there?", channel="D0ALICE"), to=f"http://127.0.0.1:{port}")
+    await until(lambda: slack.texts("D0ALICE", None) == ["Hello from fake Qwen."], 20,
+                lambda: f"the answer:\n{run_both.output()}")

@@ -9,10 +9,6 @@ was shown gets the "stopped before I could answer" sentence.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,48 +21,14 @@ from tests.bot.memory.backends import Backend, backend_named
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.qwen import FakeQwen, Script
 from tests.fakes.slack import FakeSlack
+from tests.processes import BotProcess
 from tests.waiting import until
 
-REPO = Path(__file__).resolve().parents[2]
 #: Long and slow enough to be mid-way whenever the test kills the bot.
 LONG = " ".join(f"word{i}" for i in range(400))
 SLOW = Script(text=LONG, delay=0.05)
 NEVER = Script(text="too late", first_delay=120)
 MARK = "(reply interrupted)"
-
-
-class BotProcess:
-    """`python -m bot <platform>` with its own environment; its log is kept for failure messages."""
-
-    def __init__(self, platform: str, cwd: Path, env: dict[str, str]) -> None:
-        self.platform, self.cwd = platform, cwd
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("QWEN_", "DASHSCOPE_", "DISCORD_", "SLACK_", "DATABASE_"))}
-        self.env.update(env, PYTHONPATH=str(REPO), SHUTDOWN_GRACE="0", LOG_LEVEL="INFO")
-        self.log = cwd / f"{platform}.log"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", self.platform, cwd=self.cwd, env=self.env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 15)
-            except TimeoutError:
-                await self.kill()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -78,14 +40,6 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 @pytest.fixture
 async def store(database: Backend) -> MemoryStore:
     return await database.open()
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for process in started:
-        await process.stop()
 
 
 async def journal(store: MemoryStore, platform: str) -> list[Unfinished]:

@@ -180,6 +180,14 @@ class FakeDiscord:
         self.guilds[guild_id]["members"].append(self._member(self.bot_user, [bot_role]))
         return guild_id
 
+    def add_guild_on_shard(self, shard: int, count: int, name: str = "Test Server") -> int:
+        """A new guild whose id Discord routes to `shard` of `count` shards."""
+        while True:
+            guild = self.add_guild(name)
+            if self._shard_of(guild, count) == shard:
+                return guild
+            del self.guilds[guild]
+
     def add_role(self, guild_id: int, name: str, *, bot_id: int | None = None) -> int:
         role_id = self.snowflake()
         role: dict[str, Any] = {
@@ -421,10 +429,13 @@ class FakeDiscord:
         conn.sequence += 1
         await conn.ws.send_str(json.dumps({"op": 0, "t": event, "s": conn.sequence, "d": data}))
 
-    async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None = None) -> None:
+    async def dispatch(
+        self, event: str, data: dict[str, Any], *, guild_id: int | None = None, only: Connection | None = None
+    ) -> None:
+        """Send to every session of the event's shard (or to `only`); direct messages go to shard 0."""
         for conn in list(self.connections):
             shard = 0 if guild_id is None else self._shard_of(guild_id, conn.shard[1])
-            if shard == conn.shard[0] and not conn.ws.closed:
+            if shard == conn.shard[0] and not conn.ws.closed and only in (None, conn):
                 await self._send(conn, event, data)
 
     # -- what users do ------------------------------------------------------------------------
@@ -500,8 +511,12 @@ class FakeDiscord:
         reply_to: int | None = None,
         attachments: list[dict[str, Any]] | None = None,
         message_type: int | None = None,
+        only: Connection | None = None,
     ) -> dict[str, Any]:
-        """`who` (from add_member or dm_user) posts a message; mentions are parsed from `<@id>` text."""
+        """`who` (from add_member or dm_user) posts a message; mentions are parsed from `<@id>` text.
+
+        With `only`, just that gateway session hears of it (of two sessions on one shard).
+        """
         guild_id = who["guild_id"]
         if guild_id is None:
             channel_id = self.dm_channels[int(who["user"]["id"])]
@@ -524,7 +539,7 @@ class FakeDiscord:
             message_type=message_type,
         )
         self._store(payload)
-        await self.dispatch("MESSAGE_CREATE", payload, guild_id=guild_id)
+        await self.dispatch("MESSAGE_CREATE", payload, guild_id=guild_id, only=only)
         return payload
 
     async def interact(

@@ -280,7 +280,9 @@ class FakeSlack:
         timestamp: int | None = None,
         secret: str | None = None,
         signature: str | None = None,
+        to: str | None = None,
     ) -> Delivery:
+        """Send one event; over HTTP to `bot_url`, or to `to` (another replica's base URL)."""
         body = self.envelope(event, event_id)
         if via == "socket":
             return await self._over_socket("events_api", body, retry_num or 0)
@@ -288,7 +290,7 @@ class FakeSlack:
         if retry_num:
             headers["X-Slack-Retry-Num"] = str(retry_num)
             headers["X-Slack-Retry-Reason"] = "http_timeout"
-        return await self._over_http(json.dumps(body), headers, timestamp, secret, signature)
+        return await self._over_http(json.dumps(body), headers, timestamp, secret, signature, to)
 
     async def post_signed(self, body: dict[str, Any]) -> Delivery:
         """Any JSON body (e.g. a url_verification challenge), signed like Slack signs it."""
@@ -354,8 +356,10 @@ class FakeSlack:
         timestamp: int | None,
         secret: str | None,
         signature: str | None,
+        to: str | None = None,
     ) -> Delivery:
-        assert self._session is not None and self.bot_url, "set fake.bot_url to the bot's HTTP address"
+        url = to or self.bot_url
+        assert self._session is not None and url, "set fake.bot_url to the bot's HTTP address"
         stamp = str(timestamp if timestamp is not None else int(time.time()))
         verifier = SignatureVerifier(secret or self.signing_secret)
         headers = {
@@ -364,9 +368,7 @@ class FakeSlack:
             "X-Slack-Signature": signature or verifier.generate_signature(timestamp=stamp, body=raw),
         }
         started = time.perf_counter()
-        async with self._session.post(
-            self.bot_url + "/slack/events", data=raw.encode(), headers=headers
-        ) as resp:
+        async with self._session.post(url + "/slack/events", data=raw.encode(), headers=headers) as resp:
             text = await resp.text()
             seconds = time.perf_counter() - started
             try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from tests.adapters.discord.conftest import answer_to, at
 from tests.fakes.qwen import Script, last_user_text
@@ -29,17 +28,9 @@ async def test_twenty_channels_are_answered_at_once_each_with_its_own_answer(
     assert len(qwen.chat_requests) == 20
 
 
-def guild_on_shard(fake: Any, shard: int, count: int) -> int:
-    while True:
-        guild = fake.add_guild()
-        if (guild >> 22) % count == shard:
-            return guild
-        del fake.guilds[guild]
-
-
 async def test_shards_split_guilds_between_processes(fake, make_bot, qwen) -> None:
     qwen.responder = lambda body: Script("from my shard")
-    guild = guild_on_shard(fake, 1, 2)
+    guild = fake.add_guild_on_shard(1, 2)
     channel = fake.add_channel(guild, "general")
     alice = fake.add_member(guild, "Alice")
     await make_bot(shard_count=2, shard_ids="1")
@@ -50,7 +41,7 @@ async def test_shards_split_guilds_between_processes(fake, make_bot, qwen) -> No
 
 async def test_one_process_can_run_every_shard(fake, make_bot, qwen) -> None:
     qwen.responder = lambda body: Script("sharded")
-    guilds = [guild_on_shard(fake, 0, 2), guild_on_shard(fake, 1, 2)]
+    guilds = [fake.add_guild_on_shard(0, 2), fake.add_guild_on_shard(1, 2)]
     channels = [fake.add_channel(g, "general") for g in guilds]
     people = [fake.add_member(g, "Alice") for g in guilds]
     await make_bot(shard_count=2)
