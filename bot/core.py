@@ -29,7 +29,7 @@ from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished, open_st
 from bot.reply import Reply
 from bot.summary import Summariser
 from bot.text import storable
-from bot.threads import effective_settings
+from bot.threads import OpenedThreads, effective_settings
 from bot.throttle import Throttle
 from bot.tokens import MESSAGE_OVERHEAD, TokenCounter
 from bot.types import ChannelMode, ConversationKey, Incoming
@@ -66,6 +66,7 @@ class ConversationCore:
         self.counter = counter or TokenCounter(settings.qwen_model)
         self.commands = Commands(settings, store)
         self.summaries = Summariser(settings, store, llm)
+        self.threads = OpenedThreads(store)
         self.user_limit = UserLimit.per_minute(settings.user_rate_limit)
         self._locks = KeyedLocks()
         self._pending: set[tuple[ConversationKey, str]] = set()

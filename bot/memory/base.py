@@ -221,6 +221,16 @@ class MemoryStore(ABC):
     async def claim_event(self, platform: str, event_id: str) -> bool:
         """True the first time an event id is claimed, False ever after (across restarts and replicas)."""
 
+    # -- threads the bot opened ------------------------------------------------------------------
+
+    @abstractmethod
+    async def add_thread(self, key: ConversationKey) -> None:
+        """Remember that the bot opened the thread `key` (whose `thread` is set); idempotent."""
+
+    @abstractmethod
+    async def find_thread(self, platform: str, space: str, thread: str) -> ConversationKey | None:
+        """The conversation of a thread the bot opened, by the thread's id alone; None if not one."""
+
     # -- the journal of answers in progress (crash recovery) -------------------------------------
 
     @abstractmethod

@@ -119,6 +119,17 @@ MIGRATIONS: list[str] = [
     # A budgeted `load` sums the newest turns' tokens with an index-only scan (see sql.py).
     "CREATE INDEX turns_recent ON turns (conversation_id, id) INCLUDE (tokens);"
     " DROP INDEX turns_by_conversation;",
+    # Threads the bot opened (Discord's thread mode), so it answers in them across restarts.
+    """
+    CREATE TABLE threads (
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (platform, space, thread)
+    );
+    """,
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.

@@ -93,6 +93,17 @@ MIGRATIONS: list[str] = [
     """,
     # A budgeted `load` sums the newest turns' tokens from the index alone (see sql.py).
     "CREATE INDEX turns_recent ON turns (conversation_id, id, tokens); DROP INDEX turns_by_conversation;",
+    # Threads the bot opened (Discord's thread mode), so it answers in them across restarts.
+    """
+    CREATE TABLE threads (
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (platform, space, thread)
+    );
+    """,
 ]
 
 
