@@ -8,7 +8,7 @@ import pytest
 
 from adapters.discord import render
 from adapters.discord.client import PERMISSIONS, invite_url
-from bot.sentences import EMPTY_MENTION, MODE_THREAD, THREAD_NEEDS_PERMISSION
+from bot.sentences import EMPTY_MENTION, MODE_MENTION, MODE_THREAD, THREAD_NEEDS_PERMISSION
 from tests.adapters.discord.conftest import answer_to, at, prompts, reply_texts
 from tests.fakes.discord import MANAGE_CHANNELS
 from tests.fakes.qwen import Script, last_user_text
@@ -22,10 +22,11 @@ def echo(qwen: Any) -> None:
     qwen.responder = lambda body: Script("echo: " + last_user_text(body).split(": ", 1)[-1])
 
 
-async def thread_mode(fake: Any, world: dict[str, Any], channel: str = "general") -> None:
-    await fake.interact(world["bob"], "channel-mode", {"mode": "thread"}, channel_id=world[channel],
+async def thread_mode(fake: Any, world: dict[str, Any],
+                      mode: str = "thread", said: str = MODE_THREAD) -> None:
+    await fake.interact(world["bob"], "channel-mode", {"mode": mode}, channel_id=world["general"],
                         permissions=MANAGE_CHANNELS)
-    await fake.wait_for(lambda: any(MODE_THREAD in (m["content"] or "") for m in fake.bot_messages()))
+    await fake.wait_for(lambda: any(said in (m["content"] or "") for m in fake.bot_messages()))
 
 
 async def opened_thread(fake: Any, question: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +72,8 @@ async def test_every_message_in_the_opened_thread_is_answered_without_a_mention(
 async def test_the_threads_conversation_starts_with_the_question_that_opened_it(
     bot, fake, world, qwen
 ) -> None:
-    await fake.say(world["alice"], f"{at(fake)} said before thread mode", channel_id=world["general"])
+    before = await fake.say(world["alice"], f"{at(fake)} said before thread mode", channel_id=world["general"])
+    await answer_to(fake, before, "echo: said before thread mode")
     await thread_mode(fake, world)
     question = await fake.say(world["alice"], f"{at(fake)} my cat is Tom", channel_id=world["general"])
     thread = int((await opened_thread(fake, question))["id"])
@@ -126,8 +128,7 @@ async def test_without_the_thread_permission_one_sentence_says_so_and_the_questi
     question = await fake.say(world["alice"], f"{at(fake)} lost in space", channel_id=world["general"])
     await fake.wait_for(lambda: reply_texts(fake, question) == [THREAD_NEEDS_PERMISSION])
     assert fake.threads_opened() == []
-    await fake.interact(world["bob"], "channel-mode", {"mode": "mention"}, channel_id=world["general"],
-                        permissions=MANAGE_CHANNELS)
+    await thread_mode(fake, world, "mention", MODE_MENTION)
     later = await fake.say(world["alice"], f"{at(fake)} what did I say?", channel_id=world["general"])
     await answer_to(fake, later, "echo: what did I say?")
     assert "lost in space" in " ".join(prompts(qwen))
