@@ -72,8 +72,8 @@ async def test_every_message_in_the_opened_thread_is_answered_without_a_mention(
 async def test_the_threads_conversation_starts_with_the_question_that_opened_it(
     bot, fake, world, qwen
 ) -> None:
-    before = await fake.say(world["alice"], f"{at(fake)} said before thread mode", channel_id=world["general"])
-    await answer_to(fake, before, "echo: said before thread mode")
+    before = await fake.say(world["alice"], f"{at(fake)} said before", channel_id=world["general"])
+    await answer_to(fake, before, "echo: said before")
     await thread_mode(fake, world)
     question = await fake.say(world["alice"], f"{at(fake)} my cat is Tom", channel_id=world["general"])
     thread = int((await opened_thread(fake, question))["id"])
@@ -82,7 +82,7 @@ async def test_the_threads_conversation_starts_with_the_question_that_opened_it(
     await answer_to(fake, follow, "echo: what is my cat called?")
     context = last_context(qwen)
     assert "my cat is Tom" in context
-    assert "said before thread mode" not in context
+    assert "said before" not in context
 
 
 async def test_each_question_opens_its_own_thread(bot, fake, world) -> None:
