@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import recovery
 from adapters.slack.blocks import rendered
+from adapters.slack.render import to_stream_markdown
+from bot.memory import Unfinished
+from bot.sentences import INTERRUPTED_MARK
+from bot.types import ConversationKey
 from tests.adapters.slack.conftest import GENERAL
 from tests.fakes.qwen import Script
 
@@ -58,3 +67,14 @@ async def test_a_long_streamed_table_is_several_block_messages_with_every_row(sl
     assert all(m.blocks and not m.streaming for m in messages)
     shown = [line for m in messages for line in m.block_markdown.split("\n")]
     assert [line for line in shown if line not in ("| n | square |", "|---|---|")] == rows
+
+
+async def test_an_answer_with_a_table_a_killed_process_left_is_finished_as_a_markdown_block(slack) -> None:
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    posted = await client.chat_postMessage(channel=GENERAL, thread_ts="1.0", text="Sizes:")
+    shown = [{"ts": posted["ts"], "open": False}]
+    place = json.dumps({"channel": GENERAL, "thread_ts": "1.0", "messages": shown})
+    key = ConversationKey("slack", slack.team, GENERAL, "1.0")
+    await recovery.finish(client, Unfinished(1, key, "1.0", "gone", 0, True, place, TABLE))
+    (message,) = slack.bot_messages(GENERAL, "1.0")
+    assert message.block_markdown == TABLE + to_stream_markdown(INTERRUPTED_MARK)
