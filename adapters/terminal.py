@@ -145,7 +145,9 @@ class TerminalAdapter:
 
     async def _command(self, core: ConversationCore, line: str) -> None:
         command, arg = commands.split(line)
-        if command is None or command not in OFFERED:
+        if command is not None and command.channel_only:
+            answer = sentences.TERMINAL_NO_CHANNEL_MODE
+        elif command is None or command not in OFFERED:
             answer = HELP
         else:
             answer = await core.commands.run(command, arg, self.key, self.author.id)

@@ -56,10 +56,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("memory", "What I remember of this conversation"),
     Command("usage", "Tokens used here, in this server or workspace, and by you"),
     Command("forget-me", "Delete everything you wrote from my memory", aliases=("forgetme",)),
-    Command("channel-mode", "Answer only when addressed, or every message here", arg="mode",
-            arg_help="mention: only when addressed; always: every message",
-            choices=(ChannelMode.MENTION.value, ChannelMode.ALWAYS.value), changes="with_arg",
-            channel_only=True),
+    Command("channel-mode", "Answer only when addressed, every message, or each question in its own thread",
+            arg="mode",
+            arg_help="mention: only when addressed; always: every message; thread: a thread per question",
+            choices=tuple(mode.value for mode in ChannelMode), changes="with_arg", channel_only=True),
 )
 _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *command.aliases)}
 
@@ -168,7 +168,8 @@ class Commands:
         except ValueError:
             return sentences.MODE_INVALID
         await self.store.update_settings(key, mode=chosen)
-        return sentences.MODE_ALWAYS if chosen is ChannelMode.ALWAYS else sentences.MODE_MENTION
+        return {ChannelMode.ALWAYS: sentences.MODE_ALWAYS, ChannelMode.THREAD: sentences.MODE_THREAD}.get(
+            chosen, sentences.MODE_MENTION)
 
     async def run(
         self, command: Command, arg: str, key: ConversationKey, user_id: str, *, space: str = "server"

@@ -31,7 +31,7 @@ from bot.metrics import MeteredReply, count_tokens
 from bot.reply import Reply
 from bot.summary import Summariser
 from bot.text import storable
-from bot.threads import effective_settings
+from bot.threads import OpenedThreads, effective_settings
 from bot.throttle import Throttle
 from bot.tokens import MESSAGE_OVERHEAD, TokenCounter
 from bot.types import ChannelMode, ConversationKey, Incoming
@@ -70,6 +70,7 @@ class ConversationCore:
         self.counter = counter or TokenCounter(settings.qwen_model)
         self.commands = Commands(settings, store)
         self.summaries = Summariser(settings, store, llm)
+        self.threads = OpenedThreads(store)
         self.user_limit = UserLimit(store.window("user-messages", settings.user_rate_limit, 60.0))
         self._locks = KeyedLocks()
         self._pending: set[tuple[ConversationKey, str]] = set()

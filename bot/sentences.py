@@ -75,9 +75,12 @@ BUDGET_LEFT_SPACE = "this {space}'s {left:,} of {limit:,}"
 FORGOTTEN = ("Deleted {removed} of your messages from my memory everywhere on {platform}, "
              "with the summaries that could quote them.")
 MODE_SHOWN = "Channel mode: `{mode}`."
-MODE_INVALID = "Channel mode must be `mention` (answer when addressed) or `always` (answer everything)."
+MODE_INVALID = ("Channel mode must be `mention` (answer when addressed), `always` (answer everything) or "
+                "`thread` (answer each question in a thread of its own).")
 MODE_ALWAYS = "I will now answer every message in this channel."
 MODE_MENTION = "I will now answer only when addressed in this channel."
+MODE_THREAD = ("I will now answer each mention in this channel in a thread of its own, and every message "
+               "there.")
 MODE_IN_DM = "In DMs I always answer; channel mode applies to channels."
 COMMANDS_HEADING = "Commands:"
 
@@ -87,6 +90,9 @@ NEEDS_MANAGE = "You need the **Manage Channels** permission to change my setting
 ASK_HINT = "Tell me what to ask, for example: `/ask what can you help with?`"
 ASK_HELP = "Ask Qwen something"
 ASK_PROMPT_HELP = "What to ask"
+THREAD_NEEDS_PERMISSION = ("I can't open a thread for your question here: I need the **Create Public "
+                           "Threads** and **Send Messages in Threads** permissions in this channel.")
+THREAD_NAME_FALLBACK = "Question from {name}"
 # Slack
 SLACK_EMPTY_MENTION = "Hi! Ask me anything: mention me with a question, or use `/qwen <question>`."
 SLACK_NOT_AVAILABLE = "I'm not available here."
@@ -99,4 +105,6 @@ SLACK_ASK_HOW = "Ask with `{prefix}<question>` or mention me."
 SLACK_HELP_LINE = "`{prefix}help`: this list"
 SLACK_QUESTION_POSTED = "**{name}** asked: {question}"
 TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D)"
+TERMINAL_NO_CHANNEL_MODE = ("Channel modes (mention, always, thread) are for Discord and Slack channels; "
+                            "here I answer every line, in this one conversation.")
 TERMINAL_GREETING = "Chatting in #{channel} with {model}. /help for commands, /quit or Ctrl-D to leave."

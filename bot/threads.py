@@ -1,4 +1,6 @@
-"""Threads follow their channel's persona and model, field by field, until they set their own."""
+"""Threads: they follow their channel's persona and model, field by field, until they set their own;
+and the threads the bot opened itself are remembered, so it answers in them across restarts.
+"""
 
 from __future__ import annotations
 
@@ -18,3 +20,22 @@ async def effective_settings(
         return own
     parent = await store.settings(dataclasses.replace(key, thread=None))
     return dataclasses.replace(own, persona=own.persona or parent.persona, model=own.model or parent.model)
+
+
+class OpenedThreads:
+    """The threads the bot opened itself (Discord's thread mode), kept by the store across restarts.
+
+    Each is its own conversation whose first turn is the question that opened it; the bot answers
+    every message in it without being mentioned.
+    """
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def add(self, key: ConversationKey) -> None:
+        """Remember the thread `key` (its `thread` set) as one the bot opened."""
+        await self.store.add_thread(key)
+
+    async def find(self, platform: str, space: str, thread: str) -> ConversationKey | None:
+        """The conversation of thread id `thread` if the bot opened it, else None."""
+        return await self.store.find_thread(platform, space, thread)

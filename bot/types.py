@@ -84,7 +84,9 @@ class Incoming:
 
 
 class ChannelMode(StrEnum):
-    """Whether the bot answers only when addressed or every message in a channel."""
+    """Whether the bot answers only when addressed, every message, or each question in a thread of its own."""
 
     MENTION = "mention"
     ALWAYS = "always"
+    #: A mention at the top of the channel opens a public thread, answered without mentions from then on.
+    THREAD = "thread"

@@ -8,6 +8,7 @@ shutdown); this module renders what it decides in Discord's idiom.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -17,10 +18,10 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord import commands, recovery
+from adapters.discord import commands, recovery, threads
 from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
-from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface
+from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, Surface
 from bot import metrics, sentences
 from bot.attachments import classify
 from bot.core import ConversationCore, Outcome
@@ -31,11 +32,12 @@ from bot.types import Attachment, ChannelMode, ConversationKey, Incoming, Trigge
 
 log = logging.getLogger(__name__)
 
-#: What the bot needs: read channels and history, post and reply, including in threads.
+#: What the bot needs: read channels and history, post and reply, open threads and post in them.
 PERMISSIONS = discord.Permissions(
     view_channel=True,
     send_messages=True,
     send_messages_in_threads=True,
+    create_public_threads=True,  # thread mode: each question opens a thread of its own
     read_message_history=True,
 )
 SCOPES = ("bot", "applications.commands")
@@ -188,37 +190,64 @@ class _Behaviour:
             return
         key = key_for(message.channel, message.guild.id if message.guild else None)
         addressed = trigger_of(message, bot_id) is not Trigger.NONE
-        if not addressed and self.cached_mode(key) is ChannelMode.MENTION:
+        if not addressed and self.cached_mode(key) in (ChannelMode.MENTION, ChannelMode.THREAD):
             return  # chatter in a busy channel need not queue behind the answer under way
         # Taken before the first await: a message that waits for a mode lookup or a download
         # must not be overtaken by the next one in its conversation.
-        async with self.locks.hold(key):
-            await self._handle(message, key, addressed)
+        async with contextlib.AsyncExitStack() as thread_held:
+            async with self.locks.hold(key):
+                opened = await self._handle(message, key, addressed, thread_held)
+            if opened is not None:
+                # The question opened a thread: answered there, in the thread's order (its lock
+                # was taken before the channel's was let go), while the channel moves on.
+                await self._answer(message, *opened)
 
-    async def _handle(self, message: discord.Message, key: ConversationKey, addressed: bool) -> None:
+    async def _handle(
+        self, message: discord.Message, key: ConversationKey, addressed: bool,
+        thread_held: contextlib.AsyncExitStack,
+    ) -> tuple[Incoming, Surface] | None:
+        """Answer the message, or return it with the thread it opened (whose lock `thread_held` holds)."""
         assert self.user is not None
         bot_id = self.user.id
+        own_thread = await threads.own_thread(self.core, message)
+        if own_thread is not None and not self.settings.access("channels").permits(own_thread.channel):
+            return None
         always = False
-        if not addressed:
+        if not addressed and own_thread is None:
             always = await self.mode_of(key) is ChannelMode.ALWAYS
             if not always:
-                return  # not addressed: no model call, and not remembered
+                return None  # not addressed: no model call, and not remembered
         incoming = parse_message(
             message,
             bot_id=bot_id,
             always=always,
             answer_bots=self.settings.answer_bots,
             bot_name=self.user.display_name,
+            own_thread=own_thread,
         )
         if incoming is None:
-            return
+            return None
         try:
             incoming = await self._download(message, incoming)
         except asyncio.CancelledError:
             # Shutdown cut a download: the message still gets its one outcome.
             await last_words(self._say(message, sentences.STOPPED_BEFORE_ANSWER))
             raise
-        outcome = await self.core.handle(incoming, self.new_reply(MessageSurface(message)))
+        if threads.may_open(message, incoming) and await self.mode_of(key) is ChannelMode.THREAD:
+            try:
+                incoming, surface = await threads.open_thread(self.core, message, incoming)
+            except threads.Refused:
+                await self._say(message, sentences.THREAD_NEEDS_PERMISSION)
+                await self.core.record(incoming)  # not answered, but not lost either
+                return None
+            if incoming.key != key:
+                await thread_held.enter_async_context(self.locks.hold(incoming.key))
+                return incoming, surface
+        await self._answer(message, incoming, MessageSurface(message))
+        return None
+
+    async def _answer(self, message: discord.Message, incoming: Incoming, surface: Surface) -> None:
+        outcome = await self.core.handle(incoming, self.new_reply(surface))
         if outcome is Outcome.RATE_LIMITED:
             await self._say(message, sentences.RATE_LIMITED)
         elif outcome is Outcome.EMPTY and (incoming.trigger is not Trigger.ALWAYS or incoming.skipped_notes):

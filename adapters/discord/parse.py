@@ -18,6 +18,10 @@ PLATFORM = "discord"
 USER_MENTION = re.compile(r"<@!?(\d+)>")
 ROLE_MENTION = re.compile(r"<@&(\d+)>")
 CHANNEL_MENTION = re.compile(r"<#(\d+)>")
+#: Every kind of mention, @everyone and @here included: none belongs in a thread's name.
+ANY_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
+CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
+THREAD_NAME_MAX = 100
 #: Message types a person writes; joins, pins, boosts and thread notices are not conversation.
 CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
@@ -51,6 +55,19 @@ def resolve_mentions(
     return text.strip()
 
 
+def thread_name(content: str, fallback: str) -> str:
+    """A thread's name from the question that opens it: mentions removed, whitespace collapsed,
+    at most THREAD_NAME_MAX characters (cut after a word, with an ellipsis), else `fallback`."""
+    text = CUSTOM_EMOJI.sub(r":\1:", ANY_MENTION.sub(" ", content))
+    text = " ".join(text.split())
+    if len(text) > THREAD_NAME_MAX:
+        head = text[: THREAD_NAME_MAX - 1]
+        space = head.rfind(" ")
+        # After the last whole word, unless that throws away most of the room.
+        text = (head[:space] if space >= THREAD_NAME_MAX // 2 else head).rstrip() + "…"
+    return text or fallback[:THREAD_NAME_MAX]
+
+
 def _content(message: discord.Message) -> str:
     # discord.py stores `content` as the gateway sent it, and its mention helpers assume a string.
     return message.content if isinstance(message.content, str) else ""
@@ -80,8 +97,12 @@ def bot_role_id(guild: discord.Guild | None, bot_id: int) -> int | None:
     return None
 
 
-def trigger_of(message: discord.Message, bot_id: int) -> Trigger:
-    """Why this message addresses the bot, or Trigger.NONE when it addresses nobody in particular."""
+def trigger_of(message: discord.Message, bot_id: int, *, in_own_thread: bool = False) -> Trigger:
+    """Why this message addresses the bot, or Trigger.NONE when it addresses nobody in particular.
+
+    `in_own_thread` says the store knows the message's channel as a thread the bot opened (for a
+    thread discord.py's cache does not hold, whose owner it cannot tell).
+    """
     if message.guild is None:
         return Trigger.DM
     content = _content(message)
@@ -95,7 +116,7 @@ def trigger_of(message: discord.Message, bot_id: int) -> Trigger:
         resolved = reference.resolved
         if isinstance(resolved, discord.Message) and resolved.author.id == bot_id:
             return Trigger.REPLY
-    if isinstance(message.channel, discord.Thread) and message.channel.owner_id == bot_id:
+    if in_own_thread or (isinstance(message.channel, discord.Thread) and message.channel.owner_id == bot_id):
         return Trigger.THREAD
     return Trigger.NONE
 
@@ -137,15 +158,17 @@ def parse_message(
     always: bool = False,
     answer_bots: bool = False,
     bot_name: str = "Qwen",
+    own_thread: ConversationKey | None = None,
 ) -> Incoming | None:
     """The message as the core sees it, or None when the bot must neither answer nor remember it.
 
-    `always` says the channel is set to answer every message. The attachments carry URLs only;
-    the client fills in their bytes.
+    `always` says the channel is set to answer every message; `own_thread` is the conversation of
+    the thread the bot opened that the message is in, when only the store knows it. The
+    attachments carry URLs only; the client fills in their bytes.
     """
     if ignored(message, bot_id, answer_bots):
         return None
-    trigger = trigger_of(message, bot_id)
+    trigger = trigger_of(message, bot_id, in_own_thread=own_thread is not None)
     if trigger is Trigger.NONE:
         if not always:
             return None
@@ -173,7 +196,7 @@ def parse_message(
     attachments, notes = attachment_plan(message)
     author = message.author
     return Incoming(
-        key=key_for(message.channel, guild.id if guild is not None else None),
+        key=own_thread or key_for(message.channel, guild.id if guild is not None else None),
         message_id=str(message.id),
         author=Author(str(author.id), str(author.display_name), author.bot is True),
         text=text,

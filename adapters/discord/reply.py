@@ -66,17 +66,20 @@ class Surface(ABC):
 
 
 class MessageSurface(Surface):
-    """Answers as a reply to the user's message (without pinging them), continued in the channel."""
+    """Answers as a reply to the user's message (without pinging them), continued in the channel;
+    or, `into` a thread the question opened, as the thread's messages."""
 
-    def __init__(self, origin: discord.Message) -> None:
+    def __init__(self, origin: discord.Message, into: discord.Thread | None = None) -> None:
         self.origin = origin
-        self.channel = origin.channel
-        self.channel_id = origin.channel.id
+        self.channel: Any = into or origin.channel
+        self.channel_id = self.channel.id
+        self.replies = into is None  # Discord refuses a reply to a message in another channel
 
     async def send(self, content: str, *, first: bool) -> discord.Message:
         # Only the first message of an answer is a reply to the question.
+        reply = first and self.replies
         reference: dict[str, Any] = (
-            {"reference": self.origin.to_reference(fail_if_not_exists=False)} if first else {}
+            {"reference": self.origin.to_reference(fail_if_not_exists=False)} if reply else {}
         )
         return await self.channel.send(
             content,
@@ -98,6 +101,8 @@ class MessageSurface(Surface):
         return self.channel.typing()
 
     def where(self) -> dict[str, object]:
+        if not self.replies:
+            return {"channel": str(self.channel_id)}
         return {"channel": str(self.channel_id), "reply_to": str(self.origin.id)}
 
 

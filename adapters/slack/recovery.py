@@ -14,7 +14,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import mrkdwn_pieces, to_mrkdwn, to_stream_markdown
+from adapters.slack.blocks import rendered
+from adapters.slack.render import to_mrkdwn, to_stream_markdown
 from adapters.slack.reply import error_code
 from bot import sentences
 from bot.journal import read_place
@@ -63,12 +64,12 @@ async def _stop_stream(client: AsyncWebClient, channel: str, ts: str) -> bool:
 
 async def _rewrite(client: AsyncWebClient, channel: str, thread_ts: str | None,
                    messages: list[dict[str, Any]], text: str) -> None:
-    """The saved text with the mark, over the answer's messages."""
-    pieces = mrkdwn_pieces(text + sentences.INTERRUPTED_MARK)
+    """The saved text with the mark, over the answer's messages (tables as `markdown` blocks)."""
+    pieces = rendered(text + sentences.INTERRUPTED_MARK, final=True)
     for index, message in enumerate(messages):
-        ts = str(message["ts"])
-        await client.chat_update(channel=channel, ts=ts, text=pieces[index] if index < len(pieces) else "…")
+        payload = pieces[index].payload if index < len(pieces) else {"text": "…"}
+        await client.chat_update(channel=channel, ts=str(message["ts"]), **payload)
     for piece in pieces[len(messages):]:
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=piece,
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **piece.payload,
                                       unfurl_links=False, unfurl_media=False)
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import STREAM_LIMIT, mrkdwn_pieces, settled, to_mrkdwn, to_stream_markdown
+from adapters.slack.blocks import Rendered, emptied, has_table, rendered
+from adapters.slack.render import STREAM_LIMIT, settled, to_mrkdwn, to_stream_markdown
 from bot.limits import Window
 from bot.render import FENCE, close, cut_point, open_fence
 from bot.reply import Reply
@@ -58,7 +59,7 @@ class Capabilities:
 class _Message:
     ts: str
     streaming: bool  # an open stream: appendable, not yet stopped
-    content: str  # what the message shows: markdown_text for streams, mrkdwn for posted messages
+    content: str  # what the message shows: markdown_text for streams, else `Rendered.shown`
     kind: str = "stream"  # "stream" or "post"
     updated_at: float = field(default=float("-inf"))
 
@@ -146,6 +147,8 @@ class SlackReply(Reply):
             # Slack clears the status when the answer is posted; a status landing later would linger.
             await asyncio.wait({self._status_task}, timeout=STATUS_WAIT)
             self._status_task.cancel()
+        # A table shows only in a `markdown` block, which streams cannot hold: the final text replaces them.
+        self._stream = self._stream and not (final and has_table(text))
         if self._stream:
             try:
                 await self._stream_to(text, final=final)
@@ -228,19 +231,19 @@ class SlackReply(Reply):
         await self.moved()
 
     async def _update_to(self, text: str, *, final: bool) -> None:
-        pieces = mrkdwn_pieces(text)
+        pieces = rendered(text, final=final)
         for index, piece in enumerate(pieces):
             if index >= len(self.messages):
                 response = await self.client.chat_postMessage(
-                    channel=self.channel, thread_ts=self.thread_ts, text=piece,
+                    channel=self.channel, thread_ts=self.thread_ts, **piece.payload,
                     unfurl_links=False, unfurl_media=False,
                 )
-                self.messages.append(_Message(str(response["ts"]), False, piece, kind="post",
+                self.messages.append(_Message(str(response["ts"]), False, piece.shown, kind="post",
                                               updated_at=time.monotonic()))
                 await self.moved()
                 continue
             message = self.messages[index]
-            if message.content == piece and not message.streaming:
+            if message.content == piece.shown and not message.streaming:
                 continue
             if message.streaming:
                 await self._close_stream(message)
@@ -255,8 +258,8 @@ class SlackReply(Reply):
                     await self._post_instead(message, pieces[index:])
                     return
                 continue
-            await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece)
-            message.content = piece
+            await self.client.chat_update(channel=self.channel, ts=message.ts, **piece.payload)
+            message.content = piece.shown
             message.kind = "post"
             message.updated_at = time.monotonic()
         if final:
@@ -264,15 +267,16 @@ class SlackReply(Reply):
             for message in self.messages[len(pieces):]:
                 if message.content:
                     await self._must_update()
-                    await self.client.chat_update(channel=self.channel, ts=message.ts, text="…")
+                    await self.client.chat_update(channel=self.channel, ts=message.ts,
+                                                  **emptied(message.content))
                     message.content = ""
 
-    async def _final_edit(self, message: _Message, piece: str) -> bool:
+    async def _final_edit(self, message: _Message, piece: Rendered) -> bool:
         """Edit `message` to its final text, waiting out rate limits for a while; False if it would not."""
         deadline = time.monotonic() + FINAL_EDIT_PATIENCE
         while True:
             try:
-                await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece)
+                await self.client.chat_update(channel=self.channel, ts=message.ts, **piece.payload)
             except SlackApiError as exc:
                 code = error_code(exc)
                 left = deadline - time.monotonic()
@@ -281,22 +285,22 @@ class SlackReply(Reply):
                     return False
                 await asyncio.sleep(min(left, max(0.2, _retry_after(exc))))
                 continue
-            message.content = piece
+            message.content = piece.shown
             message.kind = "post"
             message.updated_at = time.monotonic()
             return True
 
-    async def _post_instead(self, stale: _Message, pieces: list[str]) -> None:
+    async def _post_instead(self, stale: _Message, pieces: list[Rendered]) -> None:
         """The final text of a message Slack would not let us edit, and all after it, as new messages."""
         first = pieces[0]
-        if stale.content.strip() and first.startswith(stale.content):
-            first = first[len(stale.content):].lstrip() or first  # only what the stale message lacks
+        if stale.content.strip() and first.shown.startswith(stale.content) and not first.markdown:
+            first = Rendered(first.text[len(stale.content):].lstrip() or first.text)  # only what it lacks
         for piece in (first, *pieces[1:]):
             response = await self.client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=piece,
+                channel=self.channel, thread_ts=self.thread_ts, **piece.payload,
                 unfurl_links=False, unfurl_media=False,
             )
-            self.messages.append(_Message(str(response["ts"]), False, piece, kind="post",
+            self.messages.append(_Message(str(response["ts"]), False, piece.shown, kind="post",
                                           updated_at=time.monotonic()))
 
     async def _close_stream(self, message: _Message) -> None:

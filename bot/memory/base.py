@@ -247,6 +247,15 @@ class MemoryStore(ABC):
         with `pause` seconds between batches: turns, the summaries that stand only for such turns,
         usage days, event claims and journal entries left by dead processes (see retention.py)."""
         raise NotImplementedError
+    # -- threads the bot opened ------------------------------------------------------------------
+
+    @abstractmethod
+    async def add_thread(self, key: ConversationKey) -> None:
+        """Remember that the bot opened the thread `key` (whose `thread` is set); idempotent."""
+
+    @abstractmethod
+    async def find_thread(self, platform: str, space: str, thread: str) -> ConversationKey | None:
+        """The conversation of a thread the bot opened, by the thread's id alone; None if not one."""
 
     # -- the journal of answers in progress (crash recovery) -------------------------------------
 

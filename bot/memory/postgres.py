@@ -125,6 +125,17 @@ MIGRATIONS: list[str] = [
     "CREATE INDEX turns_by_age ON turns (created_at);",
     # Rate limits and edit budgets every replica shares (see pgwindows.py).
     pgwindows.MIGRATION,
+    # Threads the bot opened (Discord's thread mode), so it answers in them across restarts.
+    """
+    CREATE TABLE threads (
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (platform, space, thread)
+    );
+    """,
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.

@@ -314,6 +314,18 @@ class SQLStore(MemoryStore):
         await self._execute("DELETE FROM events WHERE claimed_at < ?", (now - EVENT_RETENTION_SECONDS,))
         return claimed is not None
 
+    # -- threads the bot opened ------------------------------------------------------------------
+
+    async def add_thread(self, key: ConversationKey) -> None:
+        await self._execute(
+            "INSERT INTO threads (platform, space, thread, channel, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING", (key.platform, key.space, key.thread or "", key.channel, time.time()))
+
+    async def find_thread(self, platform: str, space: str, thread: str) -> ConversationKey | None:
+        rows = await self._fetch("SELECT channel FROM threads WHERE platform=? AND space=? AND thread=?",
+                                 (platform, space, thread))
+        return ConversationKey(platform, space, str(rows[0][0]), thread) if rows else None
+
     # -- the journal of answers in progress -----------------------------------------------------
 
     async def begin_answer(

@@ -97,6 +97,17 @@ MIGRATIONS: list[str] = [
     "CREATE INDEX turns_by_age ON turns (created_at);",
     # The daily budgets read a user's usage of the day (see DAILY_TOTALS in sql.py).
     "CREATE INDEX usage_by_user ON usage (platform, user_id, day);",
+    # Threads the bot opened (Discord's thread mode), so it answers in them across restarts.
+    """
+    CREATE TABLE threads (
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (platform, space, thread)
+    );
+    """,
 ]
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.sentences import RATE_LIMITED
+from bot.sentences import RATE_LIMITED, TERMINAL_NO_CHANNEL_MODE
 from tests.fakes.qwen import FakeQwen, Script, last_user_text
 
 
@@ -64,6 +64,12 @@ async def test_slash_commands_work_in_the_terminal(qwen: FakeQwen, tmp_path: Pat
     assert lines[5].startswith("You: ")  # a private chat has no server line
     assert lines[6].startswith("Done: I forgot this conversation (2 messages)")
     assert lines[7] == "I remember nothing of this conversation yet."
+
+
+async def test_channel_mode_says_in_one_sentence_that_it_has_no_meaning_here(qwen: FakeQwen, tmp_path: Path):
+    _code, out, _ = await chat(qwen, tmp_path, "/channel-mode thread\n")
+    assert out == TERMINAL_NO_CHANNEL_MODE + "\n"
+    assert qwen.requests == []
 
 
 async def test_a_model_failure_is_one_line_and_the_chat_goes_on(qwen: FakeQwen, tmp_path: Path):

@@ -118,6 +118,8 @@ async def test_channel_mode_shows_and_switches(core: ConversationCore):
     assert "every message" in await core.commands.channel_mode(KEY, "always")
     assert (await core.channel_mode(KEY)).value == "always"
     assert "must be" in await core.commands.channel_mode(KEY, "sometimes")
+    assert "thread of its own" in await core.commands.channel_mode(KEY, "Thread")
+    assert (await core.channel_mode(KEY)).value == "thread"
 
 
 async def test_usage_in_a_dm_has_no_server_line(core: ConversationCore):
@@ -147,4 +149,4 @@ def test_changing_commands_need_permission_only_when_they_change_something():
 def test_help_lists_every_command_with_the_platforms_prefix():
     text = commands.help_text("/qwen ")
     assert all(f"`/qwen {c.name}" in text for c in commands.COMMANDS)
-    assert "`/qwen channel-mode [mention|always]`" in text
+    assert "`/qwen channel-mode [mention|always|thread]`" in text

@@ -2,10 +2,11 @@
 
 The gateway speaks plain JSON text frames: HELLO, IDENTIFY -> READY (with a loopback
 `resume_gateway_url`) and GUILD_CREATE, heartbeats, RESUME, and whatever dispatches the test sends
-(MESSAGE_CREATE, INTERACTION_CREATE, THREAD_CREATE). The REST side keeps every message the bot
-posts, with its edit history, and behaves like Discord where it matters to a bot:
-content over 2,000 characters is refused with Discord's 400 error, and more than `edit_limit`
-edits within `edit_window` seconds in one channel are answered with 429.
+(MESSAGE_CREATE, INTERACTION_CREATE, THREAD_CREATE, THREAD_UPDATE). The REST side keeps every
+message the bot posts, with its edit history, opens threads from messages (THREAD_CREATE follows),
+and behaves like Discord where it matters to a bot: content over 2,000 characters is refused with
+Discord's 400 error, and more than `edit_limit` edits within `edit_window` seconds in one channel
+are answered with 429.
 It also works out who a message would have pinged under Discord's allowed-mentions rules.
 Tests can make it misbehave: answer a call with an error (`fail_next`), drop the connection
 instead of answering (`drop_next`), hold a file download (`host_file(hold=...)`) or close the
@@ -224,8 +225,10 @@ class FakeDiscord:
         self.channel_guild[channel_id] = guild_id
         return channel_id
 
-    def thread_payload(self, guild_id: int, parent_id: int, owner_id: int, name: str) -> dict[str, Any]:
-        thread_id = self.snowflake()
+    def thread_payload(
+        self, guild_id: int, parent_id: int, owner_id: int, name: str, *, thread_id: int | None = None
+    ) -> dict[str, Any]:
+        thread_id = thread_id or self.snowflake()
         self.channel_guild[thread_id] = guild_id
         return {
             "id": str(thread_id),
@@ -253,6 +256,17 @@ class FakeDiscord:
         self.guilds[guild_id]["threads"].append(thread)
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True}, guild_id=guild_id)
         return int(thread["id"])
+
+    async def archive_thread(self, thread_id: int) -> None:
+        """The thread is archived: left out of the next GUILD_CREATE, and connected bots told with
+        THREAD_UPDATE. (Unlike Discord, a message in it does not unarchive it: the bot sees that
+        message as one in a channel its cache does not know.)"""
+        guild_id = self.channel_guild[thread_id]
+        active = self.guilds[guild_id]["threads"]
+        thread = next(t for t in active if int(t["id"]) == thread_id)
+        active.remove(thread)
+        thread["thread_metadata"]["archived"] = True
+        await self.dispatch("THREAD_UPDATE", thread, guild_id=guild_id)
 
     def _member(self, user: dict[str, Any], roles: list[int], nick: str | None = None) -> dict[str, Any]:
         return {
@@ -870,6 +884,8 @@ class FakeDiscord:
             if not (body.get("content") or "").strip() and not body.get("embeds"):
                 return self._error(400, path, {"message": "Cannot send an empty message", "code": 50006})
             return _json(self._bot_message(channel_id, body))
+        if len(parts) == 5 and parts[2] == "messages" and parts[4] == "threads" and method == "POST":
+            return await self._start_thread(channel_id, int(parts[3]), body, path)
         if len(parts) == 4 and parts[2] == "messages":
             response = self._message(method, int(parts[3]), body, path)
             if response is not None:
@@ -877,6 +893,32 @@ class FakeDiscord:
         if len(parts) == 2 and method == "GET":
             return self._error(404, path, {"message": "Unknown Channel", "code": 10003})
         return self._error(404, path, {"message": "404: Not Found", "code": 0})
+
+    async def _start_thread(
+        self, channel_id: int, message_id: int, body: dict[str, Any], path: str
+    ) -> web.Response:
+        """A public thread from a message: its id is the message's, THREAD_CREATE tells the bots."""
+        starter = self.messages.get(message_id)
+        if starter is None or int(starter["channel_id"]) != channel_id or message_id in self.deleted:
+            return self._error(404, path, {"message": "Unknown Message", "code": 10008})
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            errors = {"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH"}]}}
+            return self._error(400, path, {"message": "Invalid Form Body", "code": 50035, "errors": errors})
+        if "thread" in starter:
+            return self._error(400, path, {"message": "A thread has already been created for this message",
+                                           "code": 160004})
+        guild_id = self.channel_guild[channel_id]
+        thread = self.thread_payload(guild_id, channel_id, self.app_id, name, thread_id=message_id)
+        thread["thread_metadata"]["auto_archive_duration"] = body.get("auto_archive_duration") or 1440
+        starter["thread"] = thread
+        self.guilds[guild_id]["threads"].append(thread)
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True}, guild_id=guild_id)
+        return _json(thread)
+
+    def threads_opened(self) -> list[dict[str, Any]]:
+        """Threads the bot opened from messages, oldest first."""
+        return [m["thread"] for m in self.messages.values() if "thread" in m]
 
     def _message(
         self, method: str, message_id: int, body: dict[str, Any], path: str

@@ -4,9 +4,11 @@ Events reach the bot as signed HTTP requests (X-Slack-Signature v0, retries with
 X-Slack-Retry-Num) or over a Socket Mode WebSocket opened through apps.connections.open.
 Like Slack, the fake answers 429 with Retry-After to more than 5 updates of one message in
 3 seconds, msg_too_long past 40,000 characters of text or 12,000 of a streamed message's
-markdown_text. Slash commands' `response_url` posts are kept per command. Tests can hold back the
-answer to any Web API method (or to file downloads) until they release it, to check what the bot
-does while it waits. Every call is recorded for assertions.
+markdown_text, and invalid_blocks to more than 50 blocks or 12,000 characters of `markdown` blocks
+in one message (a message with them shows them instead of its `text`). Slash commands'
+`response_url` posts are kept per command. Tests can hold back the answer to any Web API method
+(or to file downloads) until they release it, to check what the bot does while it waits. Every
+call is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from slack_sdk.signature import SignatureVerifier
 
 TEXT_LIMIT = 40_000
 MARKDOWN_LIMIT = 12_000
+MAX_BLOCKS = 50
 UPDATE_BURST = 5
 UPDATE_WINDOW = 3.0
 
@@ -41,10 +44,16 @@ class FakeMessage:
     streaming: bool = False
     versions: list[str] = field(default_factory=list)
     created: float = 0.0
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def block_markdown(self) -> str:
+        """The text of the message's `markdown` blocks, which Slack shows instead of `text`."""
+        return "".join(str(b.get("text") or "") for b in self.blocks if b.get("type") == "markdown")
 
     @property
     def visible(self) -> str:
-        return self.text or self.markdown
+        return self.block_markdown or self.text or self.markdown
 
 
 @dataclass
@@ -518,11 +527,30 @@ class FakeSlack:
             self.first_text_times.setdefault(ts, message.created)
         return message
 
+    @staticmethod
+    def _blocks(p: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The call's blocks if valid as Slack checks them (at most 50; `markdown` blocks' text at
+        most 12,000 characters in all), else None."""
+        blocks = p.get("blocks") or []
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+            return None
+        markdown = [b.get("text") for b in blocks if isinstance(b, dict) and b.get("type") == "markdown"]
+        if not all(isinstance(t, str) and t for t in markdown) or sum(map(len, markdown)) > MARKDOWN_LIMIT:
+            return None
+        return blocks
+
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         text = str(p.get("text") or p.get("markdown_text") or "")
         if len(text) > TEXT_LIMIT:
             return {"error": "msg_too_long"}
+        blocks = self._blocks(p)
+        if blocks is None:
+            return {"error": "invalid_blocks"}
         message = self._new(p, text=text)
+        message.blocks = blocks
+        message.versions[-1] = message.visible
         return {"channel": message.channel, "ts": message.ts, "message": {"text": text, "ts": message.ts}}
 
     def _m_chat_delete(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -546,9 +574,14 @@ class FakeSlack:
         text = str(p.get("text") or p.get("markdown_text") or "")
         if len(text) > TEXT_LIMIT:
             return {"error": "msg_too_long"}
+        blocks = self._blocks(p)
+        if blocks is None:
+            return {"error": "invalid_blocks"}
         self._updates[message.ts] = [*recent, now]
         message.text, message.markdown, message.streaming = text, "", False
-        message.versions.append(text)
+        if "blocks" in p:  # like Slack: an update without blocks keeps the message's old ones
+            message.blocks = blocks
+        message.versions.append(message.visible)
         if text.strip():
             self.first_text_times.setdefault(message.ts, time.perf_counter())
         return {"channel": message.channel, "ts": message.ts, "text": text}

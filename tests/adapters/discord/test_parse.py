@@ -10,7 +10,7 @@ import discord
 import pytest
 
 from adapters.discord.client import intents
-from adapters.discord.parse import parse_message, resolve_mentions, trigger_of
+from adapters.discord.parse import parse_message, resolve_mentions, thread_name, trigger_of
 from bot.types import AttachmentKind, ConversationKey, Trigger
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -85,6 +85,34 @@ def test_a_thread_the_bot_created_is_its_own_conversation_and_answered(state: An
 
 def test_someone_elses_thread_needs_a_mention(state: Any) -> None:
     assert parse_message(message(state, "in_other_thread"), bot_id=BOT_ID) is None
+
+
+def test_a_thread_only_the_store_knows_as_the_bots_own_is_answered_in_its_conversation(state: Any) -> None:
+    data = {**PAYLOADS["plain"], "channel_id": "1100000000000000099"}  # a channel not in the cache
+    channel, _ = state._get_guild_channel(data)
+    uncached = discord.Message(state=state, channel=channel, data=data)
+    assert parse_message(uncached, bot_id=BOT_ID) is None
+    own = ConversationKey("discord", "1100000000000000001", "1100000000000000020", "1100000000000000099")
+    incoming = parse_message(uncached, bot_id=BOT_ID, own_thread=own)
+    assert incoming is not None and incoming.trigger is Trigger.THREAD
+    assert incoming.key == own
+
+
+@pytest.mark.parametrize(("content", "name"), [
+    ("<@1> what is a monad?", "what is a monad?"),
+    ("<@!1>  ask <@2> and\n<@&3> in <#4>,  please", "ask and in , please"),
+    ("@everyone @here look <:party:123> <a:wave:456>", "look :party: :wave:"),
+    ("<@1>", "Question from Ann"),
+    ("   ", "Question from Ann"),
+])
+def test_a_thread_is_named_after_its_question_without_mentions(content: str, name: str) -> None:
+    assert thread_name(content, "Question from Ann") == name
+
+
+def test_a_long_question_names_its_thread_up_to_a_whole_word_with_an_ellipsis() -> None:
+    name = thread_name("why " * 30 + "tell me", "fallback")
+    assert len(name) <= 100 and name.endswith("why…")
+    assert thread_name("x" * 150, "fallback") == "x" * 99 + "…"
 
 
 def test_a_dm_is_answered_and_files_are_sorted_before_download(state: Any) -> None:

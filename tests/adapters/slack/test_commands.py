@@ -127,6 +127,21 @@ async def test_channel_mode_is_shown_and_switched_back(slack, qwen, start_bot) -
     assert qwen.requests == []
 
 
+async def test_thread_mode_answers_a_mention_in_its_thread_and_that_thread_without_mentions(
+    slack, qwen, start_bot
+) -> None:
+    qwen.responder = lambda body: Script("re: " + last_user_text(body).split(": ", 1)[-1])
+    run = await start_bot()
+    chosen = await slack.command_answer("channel-mode thread", channel=RANDOM, user=ALICE)
+    assert "thread of its own" in chosen["text"]
+    await slack.deliver(slack.message("chatter", channel=RANDOM))
+    question = await ask_by_mention(slack, run, "open one", channel=RANDOM)
+    await slack.deliver(slack.message("and then?", channel=RANDOM, thread_ts=question))
+    await run.idle()
+    assert slack.texts(RANDOM, question) == ["re: open one", "re: and then?"]
+    assert "chatter" not in str(qwen.chat_requests)
+
+
 @pytest.mark.parametrize(("access", "user", "allowed"), [
     ("creator", BOB, True),
     ("creator", ADMIN, True),

@@ -395,6 +395,20 @@ async def test_stats_count_turns_tokens_and_summarised_turns(store: MemoryStore)
     assert await store.stats(THREAD) == MemoryStats(0, 0, 0)
 
 
+# -- threads the bot opened ---------------------------------------------------------------------
+
+async def test_a_thread_the_bot_opened_is_found_by_its_id_across_restarts(backend: Backend) -> None:
+    first = await backend.open()
+    assert await first.find_thread("discord", "guild-1", "thread-9") is None
+    await first.add_thread(THREAD)
+    await first.add_thread(THREAD)  # a second time changes nothing
+    await first.close()
+    again = await backend.open()
+    assert await again.find_thread("discord", "guild-1", "thread-9") == THREAD
+    assert await again.find_thread("discord", "guild-2", "thread-9") is None
+    assert await again.find_thread("slack", "guild-1", "thread-9") is None
+
+
 # -- events -------------------------------------------------------------------------------------
 
 async def test_claim_event_is_true_only_the_first_time(store: MemoryStore) -> None:
