@@ -29,6 +29,8 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", metavar="COMMAND")
     chat = sub.add_parser("chat", help="chat with Qwen in this terminal (memory kept per channel)")
     chat.add_argument("--channel", default="default", help="conversation to use (default: %(default)s)")
+    chat.add_argument("--prefix", action="store_true",
+                      help="write 'qwen> ' before answers and 'qwen! ' before failures, even when piped")
     sub.add_parser("run", help="start every platform adapter whose credentials are set")
     sub.add_parser("discord", help="serve Discord (needs DISCORD_TOKEN)")
     sub.add_parser("slack", help="serve Slack (needs SLACK_BOT_TOKEN and an app token or signing secret)")
@@ -81,7 +83,8 @@ def choose_adapters(command: str) -> dict[str, Adapter]:
 
 
 async def run_adapter(name: str, item: Adapter, core: ConversationCore) -> bool:
-    """Serve one platform; False if it crashed (the others keep running)."""
+    """Serve one platform; False if it crashed (the others keep running) or, for the terminal
+    chat, if a message went unanswered (its `failed`), so a script sees a non-zero exit status."""
     from bot.config import ConfigError
 
     try:
@@ -98,7 +101,7 @@ async def run_adapter(name: str, item: Adapter, core: ConversationCore) -> bool:
     except Exception:
         log.exception("the %s adapter stopped", name)
         return False
-    return True
+    return not getattr(item, "failed", False)
 
 
 async def serve(
@@ -168,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load(Settings)
         configure_logging(settings.log_level, args.command)
         if args.command == "chat":
-            adapters = {"terminal": adapter.create("terminal", channel=args.channel)}
+            adapters = {"terminal": adapter.create("terminal", channel=args.channel, prefix=args.prefix)}
         else:
             adapters = choose_adapters(args.command)
         # Ctrl-C in the terminal chat means now; a platform bot lets answers under way finish.

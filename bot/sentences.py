@@ -1,10 +1,16 @@
 """Every fixed sentence a user can see, in one place so they read alike and can be translated.
 
 Adapters import what they show from here too. Sentences with blanks are `str.format` templates;
-the field names say what goes in.
+the field names say what goes in. A count goes in through `plural`, so one is never "1 messages".
 """
 
 from __future__ import annotations
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`count` with its noun: "1 message", "2 messages", "1,024 tokens"."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
 
 # -- answers ---------------------------------------------------------------------------------
 INTERRUPTED_MARK = "\n\n*(reply interrupted)*"
@@ -22,6 +28,8 @@ COMMAND_FAILED = "That command failed on my side; please try again."
 
 # -- model failures (bot/llm.py maps each failure kind to one) ----------------------------
 QWEN_AUTH = "Qwen rejected the bot's API key (401), so I can't answer; the bot's operator needs to fix it."
+QWEN_FORBIDDEN = ("Qwen refused access (403): the bot's API key may not use {model!r}; the bot's operator "
+                  "needs to grant it or pick another model.")
 QWEN_RATE_LIMITED = "Qwen is rate-limiting me right now; please try again in a minute."
 QWEN_CONTENT_REFUSED = "Qwen's content filter refused this message, so I can't answer it."
 QWEN_UNKNOWN_MODEL = "The model {model!r} isn't available on this Qwen endpoint; pick another one."
@@ -40,7 +48,7 @@ UNREADABLE_KIND = "Skipped {name}: I can read images and text files only."
 DOWNLOAD_FAILED = "Skipped {name}: I could not download it."
 
 # -- commands --------------------------------------------------------------------------------
-RESET_DONE = "Done: I forgot this conversation ({removed} messages). Persona and model stay as they were."
+RESET_DONE = "Done: I forgot this conversation ({removed}). Persona and model stay as they were."
 PERSONA_SHOWN = "This conversation's persona:\n> {persona}"
 PERSONA_DEFAULT = "This conversation uses the default persona. Set one with `persona <text>`."
 PERSONA_CLEARED = "Persona cleared; back to the default."
@@ -50,15 +58,15 @@ MODEL_SHOWN = "Model: `{model}`. Available: {available}."
 MODEL_UNKNOWN = "Unknown model `{model}`. Available: {available}."
 MODEL_SET = "This conversation now uses `{model}`."
 MEMORY_EMPTY = "I remember nothing of this conversation yet."
-MEMORY_TURNS = "I remember {turns} messages ({tokens:,} tokens)"
-MEMORY_FOLDED = "; the oldest {folded} are folded into a summary"
+MEMORY_TURNS = "I remember {turns} ({tokens})"
+MEMORY_FOLDED = "; the oldest {folded:,} of them folded into a summary"
 MEMORY_BUDGET = ". Budget: {budget:,} tokens."
 MEMORY_SUMMARY = "\nSummary: {summary}"
-TOKENS = "{total:,} tokens ({prompt:,} in, {completion:,} out)"
+TOKENS = "{total} ({prompt:,} in, {completion:,} out)"
 USAGE_CONVERSATION = "This conversation: {today} today, {total} in total."
 USAGE_SPACE = "This {space}: {today} today, {total} in total."
 USAGE_USER = "You: {today} today."
-FORGOTTEN = ("Deleted {removed} of your messages from my memory everywhere on {platform}, "
+FORGOTTEN = ("Deleted {removed} of yours from my memory everywhere on {platform}, "
              "with the summaries that could quote them.")
 MODE_SHOWN = "Channel mode: `{mode}`."
 MODE_INVALID = "Channel mode must be `mention` (answer when addressed) or `always` (answer everything)."
@@ -66,6 +74,7 @@ MODE_ALWAYS = "I will now answer every message in this channel."
 MODE_MENTION = "I will now answer only when addressed in this channel."
 MODE_IN_DM = "In DMs I always answer; channel mode applies to channels."
 COMMANDS_HEADING = "Commands:"
+UNKNOWN_COMMAND = "There is no command `{command}`; `/help` lists them."
 
 # -- platform idioms -------------------------------------------------------------------------
 # Discord
