@@ -93,5 +93,19 @@ SLACK_ADMINS_OR_CREATOR = "Only workspace admins or this channel's creator can c
 SLACK_ASK_HOW = "Ask with `{prefix}<question>` or mention me."
 SLACK_HELP_LINE = "`{prefix}help`: this list"
 SLACK_QUESTION_POSTED = "**{name}** asked: {question}"
+# Slack's agent view (the app's Messages tab)
+SLACK_AGENT_GREETING = ("Hi! Ask me anything here. I can also read the channel you're viewing: open it and "
+                        "ask me to summarise this channel.")
+SLACK_PROMPTS_TITLE = "Try asking"
+SLACK_VIEWING_UNKNOWN = ("I don't know which channel you're viewing; open the channel with me beside it and "
+                         "ask again.")
+SLACK_VIEWING_NOT_ALLOWED = "I'm not enabled in #{name}, so I can't read it for you."
+SLACK_VIEWING_PRIVATE = "I don't read direct messages between people, so I can't summarise that conversation."
+SLACK_VIEWING_BOT_OUT = ("I'm not in #{name}, so I can't read it; invite me with `/invite @{bot}` and "
+                         "ask again.")
+SLACK_VIEWING_USER_OUT = "You're not a member of #{name}, so I won't read it for you."
+SLACK_VIEWING_RATE_LIMITED = "Slack lets me read channels only now and then; please ask again in a minute."
+SLACK_VIEWING_FAILED = "I couldn't read #{name} just now ({code}); please try again."
+SLACK_VIEWING_EMPTY = "#{name} has no recent messages I can read."
 TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D)"
 TERMINAL_GREETING = "Chatting in #{channel} with {model}. /help for commands, /quit or Ctrl-D to leave."

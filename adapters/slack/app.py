@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.agent import AgentView
 from adapters.slack.commands import SlashCommands
 from adapters.slack.config import SlackSettings
 from adapters.slack.files import Files
@@ -109,6 +110,8 @@ class SlackBot:
         self.app.event("message")(self._on_message_event)
         self.commands = SlashCommands(self)
         self.app.command(settings.slack_command)(self.commands.on_command)
+        self.agent = AgentView(self)
+        self.agent.register(self.app)
         self.channels = AccessList.of(settings.slack_allowed_channels, settings.slack_blocked_channels)
         self.users = AccessList.of(settings.slack_allowed_users, settings.slack_blocked_users)
         self.capabilities = Capabilities(streaming=settings.slack_streaming)
@@ -249,6 +252,10 @@ class SlackBot:
                 if first_visit and message.in_thread:
                     await self._read_thread(message)
             incoming = await self._incoming(message, decision.key, decision.trigger)
+            briefed = await self.agent.brief(message, incoming, decision.reply_thread_ts)
+            if briefed is None:  # asked about a channel it cannot read, and told so
+                return
+            incoming = briefed
         except asyncio.CancelledError:
             # Shutdown cut a download or a lookup: the claimed event still gets its one outcome.
             stopped = sentences.STOPPED_BEFORE_ANSWER

@@ -221,6 +221,14 @@ class MemoryStore(ABC):
     async def claim_event(self, platform: str, event_id: str) -> bool:
         """True the first time an event id is claimed, False ever after (across restarts and replicas)."""
 
+    @abstractmethod
+    async def remember_viewing(self, platform: str, space: str, user_id: str, channel: str) -> None:
+        """Remember the channel a user is looking at ("" when none), replacing the one before."""
+
+    @abstractmethod
+    async def viewing(self, platform: str, space: str, user_id: str) -> str:
+        """The channel last remembered for the user, or ""."""
+
     # -- the journal of answers in progress (crash recovery) -------------------------------------
 
     @abstractmethod
