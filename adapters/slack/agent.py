@@ -42,7 +42,7 @@ from bot import sentences
 from bot.access import AccessList
 from bot.context import fit_lines
 from bot.core import ConversationCore
-from bot.types import Incoming
+from bot.types import ConversationKey, Incoming
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,16 @@ class AgentView:
             await self._welcome(signal, set_suggested_prompts)
 
     async def _welcome(self, signal: AgentSignal, set_suggested_prompts: Any) -> None:
-        """Greet once per DM (per thread in the older assistant view), then offer the prompts."""
+        """Greet once per DM (per thread in the older assistant view), then offer the prompts.
+
+        Someone already talking with Qwen there is not greeted: the claim is durable, so neither a
+        restart nor another replica greets twice."""
         host = self.host
         place = f"{signal.dm}:{signal.thread_ts or ''}"
+        dm = ConversationKey(PLATFORM, signal.team, signal.dm, signal.thread_ts)
+        talked = await host.core.has_history(dm)
         try:
-            if await host.core.claim_event(PLATFORM, f"greeted:{place}"):
+            if not talked and await host.core.claim_event(PLATFORM, f"greeted:{place}"):
                 await host.client.chat_postMessage(channel=signal.dm, thread_ts=signal.thread_ts,
                                                    text=to_mrkdwn(sentences.SLACK_AGENT_GREETING))
             prompts = host.settings.suggested_prompts

@@ -260,3 +260,13 @@ def test_manifest_subscribes_to_the_agent_view_events() -> None:
         assert f"- {event} " in text or f"- {event}\n" in text
     for scope in ("assistant:write", "channels:history", "groups:history", "channels:read", "groups:read"):
         assert f"- {scope}" in text
+
+
+async def test_someone_already_talking_with_qwen_is_not_greeted(slack, qwen, start_bot) -> None:
+    run = await start_bot()
+    await slack.deliver(slack.message("hello", channel=DM))
+    await run.idle()
+    await slack.deliver(slack.home_opened(ALICE, DM))
+    await run.idle()
+    assert slack.texts(DM, None) == ["Hello from fake Qwen."]
+    assert len(slack.suggested_prompts) == 1  # the suggestions are still offered
