@@ -1,7 +1,8 @@
 """A local chat in the terminal through the same core, for trying the bot without a platform.
 
-Answers stream token by token. With stdin piped it answers each line in turn and exits at the
-end of input, so `echo hi | qwenbot chat` works in scripts.
+Answers stream token by token, formatted as Markdown on a terminal and as plain text in a pipe
+(see `terminal_view`). With stdin piped it answers each line in turn and exits at the end of
+input, so `echo hi | qwenbot chat` works in scripts; the exit status is 1 if any answer failed.
 """
 
 from __future__ import annotations
@@ -12,69 +13,110 @@ import getpass
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from adapters.terminal_view import (
+    ANSWER_PREFIX,
+    FAILURE_PREFIX,
+    MarkdownView,
+    Style,
+    choose,
+    console,
+)
 from bot import commands, sentences
 from bot.config import ConfigError
 from bot.core import ConversationCore, Outcome
 from bot.reply import Reply
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 QUIT = {"/quit", "/exit"}
 #: The terminal's conversations are the user's own: channel settings have no meaning here.
 OFFERED = tuple(command for command in commands.COMMANDS if not command.channel_only)
-HELP = commands.help_text("/", OFFERED, extra=[sentences.TERMINAL_QUIT])
+HELP = commands.help_text("/", OFFERED, extra=[sentences.TERMINAL_QUIT], platform="terminal")
+#: Seconds between two redraws of a Markdown answer while it streams.
+MARKDOWN_INTERVAL = 0.05
+#: What a message that got no answer ends as; any of them makes the exit status 1.
+UNANSWERED = frozenset({Outcome.FAILED, Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN})
 
 
 class TerminalReply(Reply):
-    """Writes each new piece of the answer as it arrives."""
+    """Writes each new piece of the answer as it arrives, in the style `terminal_view` chose."""
 
     update_interval = 0.0
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, style: Style = Style.PREFIXED, errors: TextIO | None = None,
+                 screen: Console | None = None) -> None:
         self.out = out
+        self.style = style
+        # Piped, stdout is for answers alone: failures and notes go to stderr.
+        self.errors = errors if errors is not None and style is Style.PLAIN else out
+        self.view = MarkdownView(screen or console(out)) if style is Style.MARKDOWN else None
+        if self.view is not None:
+            # Redrawing the whole Markdown at every token would cost more than it shows.
+            self.update_interval = MARKDOWN_INTERVAL
         self.shown = ""
 
     def _show(self, text: str) -> None:
-        if not self.shown:
-            self.out.write("qwen> ")
-        if text.startswith(self.shown):
-            self.out.write(text[len(self.shown):])
-        else:  # the text was rewritten; show the whole of it again
-            self.out.write("\n" + text)
+        if self.view is not None:
+            self.view.show(text)
+        else:
+            if not self.shown and self.style is Style.PREFIXED:
+                self.out.write(ANSWER_PREFIX)
+            if text.startswith(self.shown):
+                self.out.write(text[len(self.shown):])
+            else:  # the text was rewritten; show the whole of it again
+                self.out.write("\n" + text)
+            self.out.flush()
         self.shown = text
-        self.out.flush()
+
+    def _note(self, text: str, style: str) -> None:
+        if self.view is not None:
+            self.view.note(text, style)
+            return
+        self.errors.write(text + "\n")
+        self.errors.flush()
 
     async def notice(self, text: str) -> None:
-        self.out.write(f"({text})\n")
-        self.out.flush()
+        self._note(f"({text})", "dim")
 
     async def partial(self, text: str) -> None:
         self._show(text)
 
     async def finish(self, text: str) -> None:
         self._show(text)
+        if self.view is not None:
+            self.view.close()
+            return
         self.out.write("\n")
         self.out.flush()
 
     async def fail(self, message: str) -> None:
-        if self.shown:
+        if self.shown and self.view is None:
             self.out.write("\n")
-        self.out.write(f"qwen! {message}\n")
-        self.out.flush()
+            self.out.flush()
+        prefix = FAILURE_PREFIX if self.style is Style.PREFIXED else ""
+        self._note(prefix + message, "bold red")
 
 
 class TerminalAdapter:
     platform = False
 
     def __init__(self, channel: str = "default", stdin: TextIO | None = None,
-                 stdout: TextIO | None = None) -> None:
+                 stdout: TextIO | None = None, stderr: TextIO | None = None, *, prefix: bool = False) -> None:
         if not channel.strip():
             raise ConfigError("--channel needs a name")
         # One person at a keyboard: a direct conversation, so turns carry no names.
         self.key = ConversationKey("terminal", "dm", channel.strip())
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.style = choose(self.stdout, prefix)
+        self._screen: Console | None = console(self.stdout) if self.style is Style.MARKDOWN else None
+        #: Whether a message got no answer (a failure or the rate limit): `qwenbot chat` exits with 1.
+        self.failed = False
         user = getpass.getuser()
         self.author = Author(id=user, name=user)
         self.ready = asyncio.Event()
@@ -119,6 +161,17 @@ class TerminalAdapter:
         self._prompt.set()
         return await lines.get()
 
+    def _write(self, text: str, *, note: bool = False) -> None:
+        """A command's answer (Markdown), or with `note` a line that is not an answer."""
+        if self._screen is not None:
+            from rich.markdown import Markdown
+
+            self._screen.print(Markdown(text), style="dim" if note else "")
+            return
+        stream = self.stderr if note and self.style is Style.PLAIN else self.stdout
+        stream.write(text + "\n")
+        stream.flush()
+
     async def serve(self, core: ConversationCore) -> None:
         lines = self._start_reader()
         self.ready.set()
@@ -137,19 +190,21 @@ class TerminalAdapter:
                 continue
             incoming = Incoming(self.key, f"terminal-{time.time_ns()}", self.author, text,
                                 trigger=Trigger.DM)
-            outcome = await core.handle(incoming, TerminalReply(self.stdout))
+            reply = TerminalReply(self.stdout, self.style, self.stderr, self._screen)
+            outcome = await core.handle(incoming, reply)
+            self.failed |= outcome in UNANSWERED
             if outcome in (Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN):
                 # One person at a keyboard: say it every time, not once per window.
-                self.stdout.write(f"({sentences.RATE_LIMITED})\n")
-                self.stdout.flush()
+                self._write(f"({sentences.RATE_LIMITED})", note=True)
 
     async def _command(self, core: ConversationCore, line: str) -> None:
+        name = line.strip().split()[0]
         command, arg = commands.split(line)
-        if command is not None and command.channel_only:
-            answer = sentences.TERMINAL_NO_CHANNEL_MODE
+        if name in ("/help", "/?"):
+            self._write(HELP)
+        elif command is not None and command.channel_only:
+            self._write(sentences.TERMINAL_NO_CHANNEL_MODE)
         elif command is None or command not in OFFERED:
-            answer = HELP
+            self._write(sentences.UNKNOWN_COMMAND.format(command=name[:40]), note=True)
         else:
-            answer = await core.commands.run(command, arg, self.key, self.author.id)
-        self.stdout.write(answer + "\n")
-        self.stdout.flush()
+            self._write(await core.commands.run(command, arg, self.key, self.author.id))

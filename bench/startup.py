@@ -115,7 +115,7 @@ def main() -> None:
                           DATABASE_URL=f"sqlite:///{Path(tmp) / 'chat.db'}"),
                 runs, stdin=b"hi\n", goal=1.0, cwd=Path(tmp))
             resident = resident_after_answer(
-                [python, "-m", "bot", "chat"],
+                [python, "-m", "bot", "chat", "--prefix"],  # the `qwen>` line marks the answer
                 clean_env(QWEN_BASE_URL=f"http://127.0.0.1:{port}/v1",
                           DATABASE_URL=f"sqlite:///{Path(tmp) / 'chat.db'}"), Path(tmp))
             load = ("import time, sys; t = time.perf_counter(); {}; "

@@ -28,6 +28,8 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", metavar="COMMAND")
     chat = sub.add_parser("chat", help="chat with Qwen in this terminal (memory kept per channel)")
     chat.add_argument("--channel", default="default", help="conversation to use (default: %(default)s)")
+    chat.add_argument("--prefix", action="store_true",
+                      help="write 'qwen> ' before answers and 'qwen! ' before failures, even when piped")
     sub.add_parser("run", help="start every platform adapter whose credentials are set")
     sub.add_parser("discord", help="serve Discord (needs DISCORD_TOKEN)")
     sub.add_parser("slack", help="serve Slack (needs SLACK_BOT_TOKEN and an app token or signing secret)")
@@ -187,12 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(purge(settings, args.older_than))
             return 0
         if args.command == "chat":
-            adapters = {"terminal": adapter.create("terminal", channel=args.channel)}
+            adapters = {"terminal": adapter.create("terminal", channel=args.channel, prefix=args.prefix)}
         else:
             adapters = choose_adapters(args.command)
         # Ctrl-C in the terminal chat means now; a platform bot lets answers under way finish.
         grace = 0.0 if args.command == "chat" else None
-        if not asyncio.run(serve(settings, adapters, grace)):
+        served = asyncio.run(serve(settings, adapters, grace))
+        # The terminal chat also exits non-zero when a message went unanswered, for scripts.
+        if not served or any(getattr(item, "failed", False) for item in adapters.values()):
             return 1
     except ConfigError as exc:
         print(f"qwenbot: {exc}", file=sys.stderr)

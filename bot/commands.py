@@ -15,6 +15,7 @@ from bot import sentences
 from bot.budgets import Budgets
 from bot.config import Settings
 from bot.memory import MemoryStore, Tokens
+from bot.sentences import plural
 from bot.text import storable
 from bot.threads import effective_settings
 from bot.types import ChannelMode, ConversationKey
@@ -36,6 +37,12 @@ class Command:
     #: A channel's own setting: not offered in DMs or threads.
     channel_only: bool = False
     aliases: tuple[str, ...] = ()
+    #: Help worded for one platform, as (platform, help): where "here" is a server, a workspace or a terminal.
+    help_on: tuple[tuple[str, str], ...] = ()
+
+    def describe(self, platform: str = "") -> str:
+        """The help line as `platform` ("discord", "slack", "terminal") should word it."""
+        return dict(self.help_on).get(platform, self.help)
 
     def needs_permission(self, arg: str) -> bool:
         return self.changes == "always" or (self.changes == "with_arg" and bool(arg.strip()))
@@ -54,7 +61,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("model", "Show or choose the Qwen model for this conversation", arg="name",
             arg_help="Model name; leave empty to show the current one", changes="with_arg"),
     Command("memory", "What I remember of this conversation"),
-    Command("usage", "Tokens used here, in this server or workspace, and by you"),
+    Command("usage", "Tokens used here, in this server or workspace, and by you",
+            help_on=(("discord", "Tokens used here, in this server, and by you"),
+                     ("slack", "Tokens used here, in this workspace, and by you"),
+                     ("terminal", "Tokens used here and by you"))),
     Command("forget-me", "Delete everything you wrote from my memory", aliases=("forgetme",)),
     Command("channel-mode", "Answer only when addressed, every message, or each question in its own thread",
             arg="mode",
@@ -75,16 +85,17 @@ def split(line: str) -> tuple[Command | None, str]:
     return find(head), rest.strip()
 
 
-def help_text(prefix: str, commands: Iterable[Command] = COMMANDS, extra: Iterable[str] = ()) -> str:
+def help_text(prefix: str, commands: Iterable[Command] = COMMANDS, extra: Iterable[str] = (),
+              platform: str = "") -> str:
     """The command list as each platform writes it, e.g. prefix "/" or "/qwen "."""
     lines = [sentences.COMMANDS_HEADING]
-    lines += [f"• `{command.usage(prefix)}`: {command.help}" for command in commands]
+    lines += [f"• `{command.usage(prefix)}`: {command.describe(platform)}" for command in commands]
     lines += [f"• {line}" for line in extra]
     return "\n".join(lines)
 
 
 def _tokens(t: Tokens) -> str:
-    return sentences.TOKENS.format(total=t.total, prompt=t.prompt, completion=t.completion)
+    return sentences.TOKENS.format(total=plural(t.total, "token"), prompt=t.prompt, completion=t.completion)
 
 
 class Commands:
@@ -98,7 +109,7 @@ class Commands:
 
     async def reset(self, key: ConversationKey) -> str:
         removed = await self.store.reset(key)
-        return sentences.RESET_DONE.format(removed=removed)
+        return sentences.RESET_DONE.format(removed=plural(removed, "message"))
 
     async def persona(self, key: ConversationKey, text: str | None = None) -> str:
         if text is None or not text.strip():
@@ -134,7 +145,8 @@ class Commands:
                                              else sentences.MEMORY_RETENTION.format(days=days))
         if stats.turns == 0 and not summary.text:
             return sentences.MEMORY_EMPTY + retention
-        text = sentences.MEMORY_TURNS.format(turns=stats.turns, tokens=stats.tokens)
+        text = sentences.MEMORY_TURNS.format(turns=plural(stats.turns, "message"),
+                                             tokens=plural(stats.tokens, "token"))
         if stats.summarised_turns:
             text += sentences.MEMORY_FOLDED.format(folded=stats.summarised_turns)
         text += sentences.MEMORY_BUDGET.format(budget=self.settings.max_context_tokens) + retention
@@ -157,7 +169,7 @@ class Commands:
 
     async def forget_me(self, platform: str, user_id: str) -> str:
         removed = await self.store.forget_user(platform, user_id)
-        return sentences.FORGOTTEN.format(removed=removed, platform=platform)
+        return sentences.FORGOTTEN.format(removed=plural(removed, "message"), platform=platform)
 
     async def channel_mode(self, key: ConversationKey, mode: str | None = None) -> str:
         if mode is None or not mode.strip():

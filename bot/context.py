@@ -37,6 +37,26 @@ def fit_message(text: str, room: int, counter: TokenCounter) -> tuple[str, bool]
     return counter.truncate(text, room), True
 
 
+def fit_lines(lines: Sequence[str], room: int, counter: TokenCounter) -> tuple[list[str], int]:
+    """The last of `lines` that fit in `room` tokens together, in their order, and how many were left out.
+
+    For material such as a channel's recent messages, oldest first: the newest are kept. A
+    newest line that alone would not fit is cut to the room rather than dropped.
+    """
+    kept: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        cost = counter.count(line) + 1  # the newline between lines
+        if used + cost > room:
+            if not kept and room > 1:
+                kept.append(counter.truncate(line, room - 1))
+            break
+        kept.append(line)
+        used += cost
+    kept.reverse()
+    return kept, len(lines) - len(kept)
+
+
 def speaker_text(turn: Turn, shared: bool) -> str:
     if turn.role == "user" and shared:
         return f"{turn.author_name}: {turn.text}"
@@ -57,18 +77,20 @@ def build_context(
     counter: TokenCounter,
     shared: bool = True,
     image_urls: Sequence[str] = (),
+    briefing: str = "",
 ) -> Context:
-    """Persona, summary, then as many of the newest `turns` as fit in `budget` tokens.
+    """Persona, summary, `briefing`, then as many of the newest `turns` as fit in `budget` tokens.
 
     The newest turn is always included (the caller has already cut it to fit), and its
-    images, if any, become image parts for a vision model.
+    images, if any, become image parts for a vision model. The briefing (material for this
+    answer alone, already fitted by its maker) takes room from the older turns.
     """
     head: list[dict[str, Any]] = [{"role": "system", "content": persona}]
     used = counter.count(persona) + MESSAGE_OVERHEAD
-    if summary.text:
-        content = SUMMARY_PREFIX + summary.text
-        head.append({"role": "system", "content": content})
-        used += counter.count(content) + MESSAGE_OVERHEAD
+    for content in (SUMMARY_PREFIX + summary.text if summary.text else "", briefing):
+        if content:
+            head.append({"role": "system", "content": content})
+            used += counter.count(content) + MESSAGE_OVERHEAD
     used += IMAGE_TOKENS * len(image_urls)
 
     chosen: list[Turn] = []

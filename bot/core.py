@@ -203,7 +203,8 @@ class ConversationCore:
         snapshot = await self.store.load(key)
         conv = await effective_settings(self.store, key, snapshot.settings)
         persona = conv.persona or self.settings.system_prompt
-        room = self.settings.max_context_tokens - self.counter.count(persona) - 4 * MESSAGE_OVERHEAD
+        room = (self.settings.max_context_tokens - self.counter.count(persona + incoming.briefing)
+                - 4 * MESSAGE_OVERHEAD)
         whole = storable(inline_text(incoming.text, incoming.attachments))
         text, cut = fit_message(whole, room, self.counter)
         notes = list(incoming.skipped_notes)
@@ -234,6 +235,7 @@ class ConversationCore:
             counter=self.counter,
             shared=key.space != "dm",
             image_urls=images,
+            briefing=incoming.briefing,
         )
         model = self.settings.model_for(conv.model, vision=bool(images))
         answer.key, answer.user_id, answer.question = key, incoming.author.id, incoming.message_id

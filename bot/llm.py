@@ -54,6 +54,7 @@ class _TransportError(Exception):
 
 MESSAGES = {
     "auth": sentences.QWEN_AUTH,
+    "forbidden": sentences.QWEN_FORBIDDEN,
     "rate_limited": sentences.QWEN_RATE_LIMITED,
     "content_refused": sentences.QWEN_CONTENT_REFUSED,
     "unknown_model": sentences.QWEN_UNKNOWN_MODEL,
@@ -102,8 +103,12 @@ def classify(exc: BaseException, model: str) -> LLMError:
     """Map an SDK or stream exception to an `LLMError` with a short sentence for the chat."""
     if isinstance(exc, LLMError):
         return exc
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+    if isinstance(exc, openai.AuthenticationError):
         return _error("auth", model)
+    if isinstance(exc, openai.PermissionDeniedError):
+        # 403: the key is valid but may not use this model (or this workspace), unlike a 401.
+        arrears = "arrearage" in f"{_error_code(exc.body)} {exc.message}".lower()
+        return _error("arrearage" if arrears else "forbidden", model)
     if isinstance(exc, openai.RateLimitError):
         return _error("rate_limited", model)
     if isinstance(exc, openai.APITimeoutError | TimeoutError):

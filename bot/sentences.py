@@ -1,10 +1,16 @@
 """Every fixed sentence a user can see, in one place so they read alike and can be translated.
 
 Adapters import what they show from here too. Sentences with blanks are `str.format` templates;
-the field names say what goes in.
+the field names say what goes in. A count goes in through `plural`, so one is never "1 messages".
 """
 
 from __future__ import annotations
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`count` with its noun: "1 message", "2 messages", "1,024 tokens"."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
 
 # -- answers ---------------------------------------------------------------------------------
 INTERRUPTED_MARK = "\n\n*(reply interrupted)*"
@@ -30,6 +36,8 @@ COMMAND_FAILED = "That command failed on my side; please try again."
 
 # -- model failures (bot/llm.py maps each failure kind to one) ----------------------------
 QWEN_AUTH = "Qwen rejected the bot's API key (401), so I can't answer; the bot's operator needs to fix it."
+QWEN_FORBIDDEN = ("Qwen refused access (403): the bot's API key may not use {model!r}; the bot's operator "
+                  "needs to grant it or pick another model.")
 QWEN_RATE_LIMITED = "Qwen is rate-limiting me right now; please try again in a minute."
 QWEN_CONTENT_REFUSED = "Qwen's content filter refused this message, so I can't answer it."
 QWEN_UNKNOWN_MODEL = "The model {model!r} isn't available on this Qwen endpoint; pick another one."
@@ -48,7 +56,7 @@ UNREADABLE_KIND = "Skipped {name}: I can read images and text files only."
 DOWNLOAD_FAILED = "Skipped {name}: I could not download it."
 
 # -- commands --------------------------------------------------------------------------------
-RESET_DONE = "Done: I forgot this conversation ({removed} messages). Persona and model stay as they were."
+RESET_DONE = "Done: I forgot this conversation ({removed}). Persona and model stay as they were."
 PERSONA_SHOWN = "This conversation's persona:\n> {persona}"
 PERSONA_DEFAULT = "This conversation uses the default persona. Set one with `persona <text>`."
 PERSONA_CLEARED = "Persona cleared; back to the default."
@@ -58,13 +66,13 @@ MODEL_SHOWN = "Model: `{model}`. Available: {available}."
 MODEL_UNKNOWN = "Unknown model `{model}`. Available: {available}."
 MODEL_SET = "This conversation now uses `{model}`."
 MEMORY_EMPTY = "I remember nothing of this conversation yet."
-MEMORY_TURNS = "I remember {turns} messages ({tokens:,} tokens)"
-MEMORY_FOLDED = "; the oldest {folded} are folded into a summary"
+MEMORY_TURNS = "I remember {turns} ({tokens})"
+MEMORY_FOLDED = "; the oldest {folded:,} of them folded into a summary"
 MEMORY_BUDGET = ". Budget: {budget:,} tokens."
 MEMORY_SUMMARY = "\nSummary: {summary}"
 MEMORY_RETENTION = " I keep messages for {days} days, then delete them."
 MEMORY_RETENTION_DAY = " I keep messages for one day, then delete them."
-TOKENS = "{total:,} tokens ({prompt:,} in, {completion:,} out)"
+TOKENS = "{total} ({prompt:,} in, {completion:,} out)"
 USAGE_CONVERSATION = "This conversation: {today} today, {total} in total."
 USAGE_SPACE = "This {space}: {today} today, {total} in total."
 USAGE_USER = "You: {today} today."
@@ -72,7 +80,7 @@ USAGE_BUDGETS = "Daily budgets left: {left}; they reset at 00:00 UTC, in {wait}.
 BUDGET_LEFT_USER = "yours {left:,} of {limit:,} tokens"
 BUDGET_LEFT_CONVERSATION = "this conversation's {left:,} of {limit:,}"
 BUDGET_LEFT_SPACE = "this {space}'s {left:,} of {limit:,}"
-FORGOTTEN = ("Deleted {removed} of your messages from my memory everywhere on {platform}, "
+FORGOTTEN = ("Deleted {removed} of yours from my memory everywhere on {platform}, "
              "with the summaries that could quote them.")
 MODE_SHOWN = "Channel mode: `{mode}`."
 MODE_INVALID = ("Channel mode must be `mention` (answer when addressed), `always` (answer everything) or "
@@ -83,6 +91,7 @@ MODE_THREAD = ("I will now answer each mention in this channel in a thread of it
                "there.")
 MODE_IN_DM = "In DMs I always answer; channel mode applies to channels."
 COMMANDS_HEADING = "Commands:"
+UNKNOWN_COMMAND = "There is no command `{command}`; `/help` lists them."
 
 # -- platform idioms -------------------------------------------------------------------------
 # Discord
@@ -104,6 +113,20 @@ SLACK_ADMINS_OR_CREATOR = "Only workspace admins or this channel's creator can c
 SLACK_ASK_HOW = "Ask with `{prefix}<question>` or mention me."
 SLACK_HELP_LINE = "`{prefix}help`: this list"
 SLACK_QUESTION_POSTED = "**{name}** asked: {question}"
+# Slack's agent view (the app's Messages tab)
+SLACK_AGENT_GREETING = ("Hi! Ask me anything here. I can also read the channel you're viewing: open it and "
+                        "ask me to summarise this channel.")
+SLACK_PROMPTS_TITLE = "Try asking"
+SLACK_VIEWING_UNKNOWN = ("I don't know which channel you're viewing; open the channel with me beside it and "
+                         "ask again.")
+SLACK_VIEWING_NOT_ALLOWED = "I'm not enabled in #{name}, so I can't read it for you."
+SLACK_VIEWING_PRIVATE = "I don't read direct messages between people, so I can't summarise that conversation."
+SLACK_VIEWING_BOT_OUT = ("I'm not in #{name}, so I can't read it; invite me with `/invite @{bot}` and "
+                         "ask again.")
+SLACK_VIEWING_USER_OUT = "You're not a member of #{name}, so I won't read it for you."
+SLACK_VIEWING_RATE_LIMITED = "Slack lets me read channels only now and then; please ask again in a minute."
+SLACK_VIEWING_FAILED = "I couldn't read #{name} just now ({code}); please try again."
+SLACK_VIEWING_EMPTY = "#{name} has no recent messages I can read."
 TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D)"
 TERMINAL_NO_CHANNEL_MODE = ("Channel modes (mention, always, thread) are for Discord and Slack channels; "
                             "here I answer every line, in this one conversation.")

@@ -77,6 +77,9 @@ class Incoming:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     trigger: Trigger = Trigger.MENTION
     skipped_notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Material for this answer only (e.g. the recent messages of a channel the user asked about),
+    #: sent to the model after the persona and summary and never stored as a turn.
+    briefing: str = ""
 
     @property
     def addressed(self) -> bool:

@@ -76,7 +76,7 @@ def app_command(command: registry.Command, run: Run) -> app_commands.Command[Any
 
     callback: Any = without_arg if command.arg is None else with_arg
     made: app_commands.Command[Any, Any, None] = app_commands.Command(
-        name=command.name, description=command.help, callback=callback
+        name=command.name, description=command.describe("discord"), callback=callback
     )
     if command.arg is not None:
         made = app_commands.rename(arg=command.arg)(made)

@@ -29,6 +29,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.agent import AgentView
 from adapters.slack.commands import SlashCommands
 from adapters.slack.config import SlackSettings
 from adapters.slack.files import Files
@@ -123,6 +124,8 @@ class SlackBot:
         self.app.event("message")(self._on_message_event)
         self.commands = SlashCommands(self)
         self.app.command(settings.slack_command)(self.commands.on_command)
+        self.agent = AgentView(self)
+        self.agent.register(self.app)
         self.channels = AccessList.of(settings.slack_allowed_channels, settings.slack_blocked_channels)
         self.users = AccessList.of(settings.slack_allowed_users, settings.slack_blocked_users)
         self.capabilities = Capabilities(streaming=settings.slack_streaming)
@@ -271,6 +274,10 @@ class SlackBot:
                 if first_visit and message.in_thread:
                     await self._read_thread(message)
             incoming = await self._incoming(message, decision.key, decision.trigger)
+            briefed = await self.agent.brief(message, incoming, decision.reply_thread_ts)
+            if briefed is None:  # asked about a channel it cannot read, and told so
+                return
+            incoming = briefed
         except asyncio.CancelledError:
             # Shutdown cut a download or a lookup: the claimed event still gets its one outcome.
             stopped = sentences.STOPPED_BEFORE_ANSWER

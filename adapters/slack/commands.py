@@ -76,7 +76,8 @@ class SlashCommands:
     def help(self) -> str:
         prefix = f"{self.settings.slack_command} "
         return (sentences.SLACK_ASK_HOW.format(prefix=prefix) + "\n"
-                + commands.help_text(prefix, extra=[sentences.SLACK_HELP_LINE.format(prefix=prefix)]))
+                + commands.help_text(prefix, extra=[sentences.SLACK_HELP_LINE.format(prefix=prefix)],
+                                   platform="slack"))
 
     async def on_command(self, ack: Any, command: SlashCommandBody, respond: Any) -> None:
         bot = self.bot

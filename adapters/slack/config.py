@@ -9,6 +9,25 @@ from pydantic import Field, SecretStr, field_validator
 from bot.config import CommaList, EnvSettings, http_url
 
 SLACK_API = "https://slack.com/api/"
+#: Slack shows at most four suggested prompts.
+MAX_PROMPTS = 4
+DEFAULT_PROMPTS = ("Summarise this channel; What can you do? | What can you help me with?; "
+                   "Explain some code | Explain what this code does and how to improve it.")
+
+
+def parse_prompts(text: str) -> list[dict[str, str]]:
+    """`SLACK_SUGGESTED_PROMPTS`: prompts separated by `;`, each `title | message` or just the message."""
+    prompts = []
+    for item in text.split(";"):
+        title, bar, message = (part.strip() for part in item.partition("|"))
+        if not title and not message:
+            continue
+        if not title or (bar and not message):
+            raise ValueError("each prompt is `title | message` or a message alone, separated by `;`")
+        prompts.append({"title": title, "message": message or title})
+    if len(prompts) > MAX_PROMPTS:
+        raise ValueError(f"Slack shows at most {MAX_PROMPTS} suggested prompts")
+    return prompts
 
 
 class SettingsAccess(StrEnum):
@@ -35,11 +54,23 @@ class SlackSettings(EnvSettings):
     slack_streaming: bool = True
     slack_updates_per_minute: int = Field(default=45, ge=1)
     slack_command: str = "/qwen"
+    #: Shown in the agent view when a user opens the app's Messages tab; empty: none.
+    slack_suggested_prompts: str = DEFAULT_PROMPTS
 
     @field_validator("slack_api_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         return http_url(value, SLACK_API) + "/"  # slack-sdk joins method names onto it
+
+    @field_validator("slack_suggested_prompts")
+    @classmethod
+    def _check_prompts(cls, value: str) -> str:
+        parse_prompts(value)
+        return value
+
+    @property
+    def suggested_prompts(self) -> list[dict[str, str]]:
+        return parse_prompts(self.slack_suggested_prompts)
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -69,3 +69,66 @@ class SlashCommandBody(TypedDict, total=False):
     user_name: str
     response_url: str
     trigger_id: str
+
+
+class ContextEntity(TypedDict, total=False):
+    """One thing the user is looking at, most relevant first (`slack#/types/channel_id`, ...)."""
+
+    type: str
+    value: object  # a channel id string, or {"channel_id", "message_ts"} for a message_context
+    team_id: str
+
+
+class AppContext(TypedDict, total=False):
+    """`context` of `app_context_changed` (and of `app_home_opened` where Slack includes it); `{}`
+    when the user is looking at nothing an app can use."""
+
+    entities: list[ContextEntity]
+
+
+class AgentEvent(TypedDict, total=False):
+    """`app_home_opened` and `app_context_changed` (agent view), as documented in 2026."""
+
+    type: str  # "app_home_opened" or "app_context_changed"
+    user: str  # absent from some app_context_changed examples: see `authorizations`
+    channel: str  # app_home_opened: the DM between the user and the app
+    tab: str  # app_home_opened: "home" or "messages"
+    context: AppContext
+    event_ts: str
+
+
+class AssistantThreadContext(TypedDict, total=False):
+    channel_id: str
+    team_id: str
+    enterprise_id: str | None
+
+
+class AssistantThread(TypedDict, total=False):
+    user_id: str
+    context: AssistantThreadContext
+    channel_id: str  # the DM
+    thread_ts: str
+
+
+class AssistantThreadEvent(TypedDict, total=False):
+    """`assistant_thread_started` / `assistant_thread_context_changed` (the older assistant view)."""
+
+    type: str
+    assistant_thread: AssistantThread
+    event_ts: str
+
+
+class Authorization(TypedDict, total=False):
+    team_id: str
+    user_id: str
+    is_bot: bool
+
+
+class AgentEventCallback(TypedDict, total=False):
+    """The envelope around an agent-view event."""
+
+    type: str
+    team_id: str
+    event_id: str
+    event: AgentEvent | AssistantThreadEvent
+    authorizations: list[Authorization]

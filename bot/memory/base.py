@@ -256,6 +256,13 @@ class MemoryStore(ABC):
     @abstractmethod
     async def find_thread(self, platform: str, space: str, thread: str) -> ConversationKey | None:
         """The conversation of a thread the bot opened, by the thread's id alone; None if not one."""
+    @abstractmethod
+    async def remember_viewing(self, platform: str, space: str, user_id: str, channel: str) -> None:
+        """Remember the channel a user is looking at ("" when none), replacing the one before."""
+
+    @abstractmethod
+    async def viewing(self, platform: str, space: str, user_id: str) -> str:
+        """The channel last remembered for the user, or ""."""
 
     # -- the journal of answers in progress (crash recovery) -------------------------------------
 

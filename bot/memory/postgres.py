@@ -136,6 +136,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (platform, space, thread)
     );
     """,
+    # Which channel each Slack user is viewing (agent view), so every replica reads the same.
+    "CREATE TABLE viewing (platform TEXT NOT NULL, space TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " channel TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (platform, space, user_id));",
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.

@@ -248,6 +248,7 @@ class SQLStore(MemoryStore):
             )
             # Exactly the conversations the deletion touched lose their summaries: a turn written
             # between two statements cannot be deleted without its conversation being cleared too.
+            await tx.fetch("DELETE FROM viewing WHERE platform=? AND user_id=?", (platform, user_id))
             touched = sorted({row[0] for row in deleted})
             if touched:
                 marks = ", ".join("?" for _ in touched)
@@ -325,6 +326,16 @@ class SQLStore(MemoryStore):
         rows = await self._fetch("SELECT channel FROM threads WHERE platform=? AND space=? AND thread=?",
                                  (platform, space, thread))
         return ConversationKey(platform, space, str(rows[0][0]), thread) if rows else None
+    async def remember_viewing(self, platform: str, space: str, user_id: str, channel: str) -> None:
+        await self._execute(
+            "INSERT INTO viewing (platform, space, user_id, channel, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, space, user_id) DO UPDATE SET channel=excluded.channel,"
+            " updated_at=excluded.updated_at", (platform, space, user_id, channel, time.time()))
+
+    async def viewing(self, platform: str, space: str, user_id: str) -> str:
+        rows = await self._fetch("SELECT channel FROM viewing WHERE platform=? AND space=? AND user_id=?",
+                                 (platform, space, user_id))
+        return str(rows[0][0]) if rows else ""
 
     # -- the journal of answers in progress -----------------------------------------------------
 

@@ -108,6 +108,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (platform, space, thread)
     );
     """,
+    # Which channel each Slack user is viewing (agent view), so every replica reads the same.
+    "CREATE TABLE viewing (platform TEXT NOT NULL, space TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " channel TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (platform, space, user_id));",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
 import sys
 from pathlib import Path
 
@@ -30,13 +31,13 @@ async def test_each_piped_line_is_answered_in_turn_then_it_exits(qwen: FakeQwen,
     qwen.responder = lambda body: Script(text=f"echo {last_user_text(body)}")
     code, out, _ = await chat(qwen, tmp_path, "first\nsecond\n")
     assert code == 0
-    assert out.splitlines() == ["qwen> echo first", "qwen> echo second"]
+    assert out.splitlines() == ["echo first", "echo second"]
 
 
 async def test_answers_stream_in_pieces(qwen: FakeQwen, tmp_path: Path):
     qwen.queue(Script(text="one two three four", delay=0.01))
     _code, out, _ = await chat(qwen, tmp_path, "go\n")
-    assert out == "qwen> one two three four\n"
+    assert out == "one two three four\n"
     assert len(qwen.requests) == 1
 
 
@@ -72,13 +73,44 @@ async def test_channel_mode_says_in_one_sentence_that_it_has_no_meaning_here(qwe
     assert qwen.requests == []
 
 
-async def test_a_model_failure_is_one_line_and_the_chat_goes_on(qwen: FakeQwen, tmp_path: Path):
+async def test_a_model_failure_is_one_line_on_stderr_and_the_chat_goes_on(qwen: FakeQwen, tmp_path: Path):
     qwen.queue(Script(status=429))
-    code, out, err = await chat(qwen, tmp_path, "one\ntwo\n", QWEN_MAX_RETRIES="0")
-    assert code == 0
-    assert out.splitlines() == ["qwen! Qwen is rate-limiting me right now; please try again in a minute.",
-                                "qwen> Hello from fake Qwen."]
+    _code, out, err = await chat(qwen, tmp_path, "one\ntwo\n", QWEN_MAX_RETRIES="0")
+    assert out.splitlines() == ["Hello from fake Qwen."]
+    assert "Qwen is rate-limiting me right now; please try again in a minute." in err.splitlines()
+
+
+async def test_the_exit_status_is_1_when_any_answer_failed(qwen: FakeQwen, tmp_path: Path):
+    qwen.queue(Script(status=429))
+    code, _out, err = await chat(qwen, tmp_path, "one\ntwo\n", QWEN_MAX_RETRIES="0")
+    assert code == 1
     assert "Traceback" not in err
+
+
+async def test_the_exit_status_is_0_when_every_answer_arrived(qwen: FakeQwen, tmp_path: Path):
+    code, _out, _err = await chat(qwen, tmp_path, "one\ntwo\n")
+    assert code == 0
+
+
+async def test_prefix_keeps_the_transcript_form_on_stdout(qwen: FakeQwen, tmp_path: Path):
+    qwen.queue(Script(status=429), Script(text="fine"))
+    _code, out, _err = await chat(qwen, tmp_path, "one\ntwo\n", "--prefix", QWEN_MAX_RETRIES="0")
+    assert out.splitlines() == ["qwen! Qwen is rate-limiting me right now; please try again in a minute.",
+                                "qwen> fine"]
+
+
+async def test_an_unknown_command_says_so(qwen: FakeQwen, tmp_path: Path):
+    code, out, err = await chat(qwen, tmp_path, "/dance\n")
+    assert err.splitlines() == ["There is no command `/dance`; `/help` lists them."]
+    assert out == "" and code == 0
+    assert qwen.requests == []
+
+
+async def test_help_lists_the_commands_in_the_terminals_words(qwen: FakeQwen, tmp_path: Path):
+    _code, out, _err = await chat(qwen, tmp_path, "/help\n")
+    assert "`/usage`: Tokens used here and by you" in out
+    assert "server" not in out and "workspace" not in out
+    assert "channel-mode" not in out
 
 
 async def test_bad_settings_give_a_short_error_and_no_traceback(qwen: FakeQwen, tmp_path: Path):
@@ -97,8 +129,9 @@ async def test_the_api_key_is_never_printed_or_logged(qwen: FakeQwen, tmp_path: 
 
 
 async def test_a_message_over_the_rate_limit_is_told_every_time(qwen: FakeQwen, tmp_path: Path):
-    _code, out, _ = await chat(qwen, tmp_path, "one\ntwo\nthree\n", USER_RATE_LIMIT="1")
-    assert out.count(RATE_LIMITED) == 2
+    code, _out, err = await chat(qwen, tmp_path, "one\ntwo\nthree\n", USER_RATE_LIMIT="1")
+    assert err.count(RATE_LIMITED) == 2
+    assert code == 1  # two messages got no answer
     assert len(qwen.chat_requests) == 1
 
 
@@ -114,3 +147,45 @@ async def test_input_that_is_not_utf8_is_answered_not_refused(qwen: FakeQwen, tm
     assert out.count("Hello from fake Qwen.") == 2
     sent = [last_user_text(body) for body in qwen.chat_requests]
     assert sent[0].startswith("hi ") and sent[0].endswith(" there")
+
+
+async def chat_on_a_terminal(qwen: FakeQwen, tmp_path: Path, stdin: str) -> tuple[int, str]:
+    """`qwenbot chat` with its stdout on a pseudo-terminal (stdin piped): what the screen got."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_"))}
+    environment.update(QWEN_BASE_URL=qwen.base_url, DATABASE_URL=f"sqlite:///{tmp_path / 'chat.db'}",
+                       TERM="xterm-256color", COLUMNS="80", LINES="40")
+    environment.pop("NO_COLOR", None)
+    main, screen = pty.openpty()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "chat", cwd=tmp_path, env=environment,
+        stdin=asyncio.subprocess.PIPE, stdout=screen, stderr=asyncio.subprocess.PIPE,
+    )
+    os.close(screen)
+    received = bytearray()
+
+    def read_all() -> None:
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal's other side closed: the process is gone
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = asyncio.get_running_loop().run_in_executor(None, read_all)
+    await asyncio.wait_for(process.communicate(stdin.encode()), 60)
+    await asyncio.wait_for(reader, 10)
+    os.close(main)
+    assert process.returncode is not None
+    return process.returncode, received.decode(errors="replace")
+
+
+async def test_on_a_terminal_answers_are_rendered_as_markdown(qwen: FakeQwen, tmp_path: Path):
+    qwen.queue(Script(text="# Title\n\nSome **bold** words and `code`.\n\n- one\n- two\n"))
+    code, screen = await chat_on_a_terminal(qwen, tmp_path, "hi\n")
+    assert code == 0
+    assert "\x1b[" in screen  # styled by the terminal's escape codes
+    assert "**bold**" not in screen and "# Title" not in screen
+    assert "\x1b[1mbold\x1b[0m" in screen  # bold, as bold
+    assert " • \x1b[0mone" in screen and "qwen>" not in screen

@@ -100,7 +100,7 @@ async def test_forget_me_deletes_the_users_turns_everywhere_on_the_platform(core
     await say(core, "my other secret", user="u1", key=other)
     await say(core, "bo's words", user="u2")
     answer = await core.commands.forget_me("slack", "u1")
-    assert answer.startswith("Deleted 2 of your messages")
+    assert answer.startswith("Deleted 2 messages of yours")
     await say(core, "anything?", user="u2", message_id="after")
     sent = str(qwen.requests[-1]["messages"])
     assert "my secret" not in sent and "bo's words" in sent
@@ -150,3 +150,28 @@ def test_help_lists_every_command_with_the_platforms_prefix():
     text = commands.help_text("/qwen ")
     assert all(f"`/qwen {c.name}" in text for c in commands.COMMANDS)
     assert "`/qwen channel-mode [mention|always|thread]`" in text
+
+
+def test_usage_help_names_each_platforms_space():
+    usage = commands.find("usage")
+    assert usage is not None
+    assert "this server" in usage.describe("discord")
+    assert "this workspace" in usage.describe("slack")
+    assert usage.describe("terminal") == "Tokens used here and by you"
+    assert "server" not in commands.help_text("/", platform="terminal")
+
+
+async def test_one_of_anything_is_singular(core: ConversationCore):
+    await core.record(Incoming(KEY, "only", Author("u1", "U1"), "x"))
+    assert (await core.commands.memory(KEY)).startswith("I remember 1 message (")
+    assert "(1 message)" in await core.commands.reset(KEY)
+    await core.record(Incoming(KEY, "again", Author("u1", "U1"), "x"))
+    assert (await core.commands.forget_me("slack", "u1")).startswith("Deleted 1 message of yours")
+
+
+def test_plural_counts_nouns():
+    from bot.sentences import plural
+
+    assert [plural(n, "message") for n in (0, 1, 2, 1500)] == [
+        "0 messages", "1 message", "2 messages", "1,500 messages"]
+    assert plural(1, "reply", "replies") == "1 reply" and plural(3, "reply", "replies") == "3 replies"

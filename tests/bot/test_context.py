@@ -1,4 +1,4 @@
-from bot.context import SUMMARY_PREFIX, build_context
+from bot.context import SUMMARY_PREFIX, build_context, fit_lines
 from bot.memory import Summary, Turn
 from bot.tokens import TokenCounter
 
@@ -56,3 +56,33 @@ def test_images_become_image_parts_of_the_newest_user_turn():
     content = ctx.messages[-1]["content"]
     assert content[0] == {"type": "text", "text": "Ann: what is this?"}
     assert content[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+
+
+def test_a_briefing_follows_the_summary_and_precedes_the_turns():
+    ctx = build_context(persona="P", summary=Summary("S", 1), turns=[turn(2, "summarise this channel")],
+                        budget=1000, counter=counter, briefing="Recent messages:\nBo: ship it")
+    assert [m["content"] for m in ctx.messages] == [
+        "P", SUMMARY_PREFIX + "S", "Recent messages:\nBo: ship it", "Ann: summarise this channel"]
+
+
+def test_a_briefing_takes_room_from_older_turns():
+    turns = [turn(i, "word " * 40) for i in range(1, 11)]
+    plain = build_context(persona="P", summary=Summary(), turns=turns, budget=400, counter=counter)
+    briefed = build_context(persona="P", summary=Summary(), turns=turns, budget=400, counter=counter,
+                            briefing="note " * 150)
+    assert briefed.included < plain.included
+    assert briefed.tokens <= 400
+
+
+def test_fit_lines_keeps_the_newest_lines_that_fit_in_order():
+    lines = [f"line {i} " + "word " * 20 for i in range(10)]
+    kept, left_out = fit_lines(lines, 100, counter)
+    assert kept == lines[-len(kept):] and 0 < len(kept) < 10
+    assert left_out == 10 - len(kept)
+    assert sum(counter.count(line) + 1 for line in kept) <= 100
+
+
+def test_fit_lines_cuts_a_newest_line_too_long_to_fit_alone():
+    kept, left_out = fit_lines(["old", "long " * 500], 50, counter)
+    assert len(kept) == 1 and left_out == 1
+    assert counter.count(kept[0]) <= 49

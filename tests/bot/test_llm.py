@@ -56,6 +56,7 @@ async def test_sends_the_configured_key(client: QwenClient, qwen: FakeQwen):
     ("script", "kind"),
     [
         (Script(status=401, error_code="invalid_api_key"), "auth"),
+        (Script(status=403, error_code="Model.AccessDenied"), "forbidden"),
         (Script(status=429, error_code="Throttling"), "rate_limited"),
         (Script(status=400, error_code="data_inspection_failed",
                 error_message="Input data may contain inappropriate content."), "content_refused"),
@@ -68,11 +69,20 @@ async def test_sends_the_configured_key(client: QwenClient, qwen: FakeQwen):
 async def test_each_failure_becomes_one_short_sentence(client: QwenClient, qwen: FakeQwen, script: Script,
                                                       kind: str):
     qwen.queue(script)
+    model = "qwen-nope" if kind == "unknown_model" else "qwen-max"
     with pytest.raises(LLMError) as caught:
-        await collect(client, "qwen-nope" if kind == "unknown_model" else "qwen-max")
+        await collect(client, model)
     assert caught.value.kind == kind
-    assert caught.value.user_message == MESSAGES[kind].format(model="qwen-nope")
+    assert caught.value.user_message == MESSAGES[kind].format(model=model)
     assert "\n" not in caught.value.user_message
+
+
+async def test_a_403_is_not_described_as_a_bad_key(client: QwenClient, qwen: FakeQwen):
+    qwen.queue(Script(status=403, error_code="AccessDenied", error_message="Model access denied."))
+    with pytest.raises(LLMError) as caught:
+        await collect(client)
+    assert "403" in caught.value.user_message
+    assert "401" not in caught.value.user_message and "rejected" not in caught.value.user_message
 
 
 async def test_rate_limits_before_the_first_token_are_retried(make_settings, qwen: FakeQwen):

@@ -9,6 +9,11 @@ in one message (a message with them shows them instead of its `text`). Slash com
 `response_url` posts are kept per command. Tests can hold back the answer to any Web API method
 (or to file downloads) until they release it, to check what the bot does while it waits. Every
 call is recorded for assertions.
+
+The agent view: `app_home_opened`, `app_context_changed` and the older assistant-thread events are
+delivered like any event; channels have members and history (`conversations.history` newest first,
+capped like Slack caps non-Marketplace apps when `history_cap` is set), and suggested prompts set
+with a `thread_ts` for an agent app are accepted and silently dropped, as Slack does.
 """
 
 from __future__ import annotations
@@ -90,6 +95,11 @@ class FakeSlack:
             },
         }
         self.channels: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, list[str]] = {}  # channel -> members; unset: everyone, the bot too
+        self.channel_messages: dict[str, list[dict[str, Any]]] = {}  # channel -> messages, oldest first
+        self.history_cap: int | None = None  # Slack's 15 for commercially distributed non-Marketplace apps
+        self.agent_view = True  # the manifest's agent_view: prompts with a thread_ts silently fail
+        self.suggested_prompts: list[dict[str, Any]] = []  # the calls that took effect
         self.messages: dict[str, FakeMessage] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.ephemerals: list[dict[str, Any]] = []
@@ -167,8 +177,24 @@ class FakeSlack:
             "profile": {"display_name": name, "real_name": name},
         }
 
-    def add_channel(self, channel_id: str, creator: str) -> None:
-        self.channels[channel_id] = {"id": channel_id, "creator": creator, "name": channel_id.lower()}
+    def add_channel(self, channel_id: str, creator: str, *, members: list[str] | None = None,
+                    private: bool = False, kind: str = "channel") -> None:
+        """A channel; `members` (the bot's user id among them for it to be in) defaults to everyone.
+        `kind` "im" or "mpim" makes it a DM or group DM."""
+        self.channels[channel_id] = {"id": channel_id, "creator": creator, "name": channel_id.lower(),
+                                     "is_private": private or kind != "channel",
+                                     "is_im": kind == "im", "is_mpim": kind == "mpim"}
+        if members is not None:
+            self.members[channel_id] = list(members)
+
+    def said(self, channel: str, user: str, text: str, **fields: Any) -> dict[str, Any]:
+        """A message in a channel's history (not delivered as an event)."""
+        message = {"type": "message", "user": user, "text": text, "ts": self.next_ts(), **fields}
+        self.channel_messages.setdefault(channel, []).append(message)
+        return message
+
+    def _member(self, channel: str, user: str) -> bool:
+        return channel not in self.members or user in self.members[channel]
 
     def add_file(self, file_id: str, name: str, mime: str, data: bytes) -> dict[str, Any]:
         self.files[file_id] = data
@@ -266,6 +292,37 @@ class FakeSlack:
         mention["type"] = "app_mention"
         return [mention, message]
 
+    def home_opened(self, user: str, channel: str, tab: str = "messages",
+                    viewing: str | None = None) -> dict[str, Any]:
+        """`app_home_opened`; with `viewing`, the `context` some payloads carry."""
+        event: dict[str, Any] = {"type": "app_home_opened", "user": user, "channel": channel, "tab": tab,
+                                 "event_ts": self.next_ts()}
+        if viewing is not None:
+            event["context"] = self._context(viewing)
+        return event
+
+    def context_changed(self, viewing: str | None, user: str | None = None) -> dict[str, Any]:
+        """`app_context_changed`: `viewing` None is the empty context `{}`. Without `user`, the
+        event is as Slack's own example shows it (deliver it with `authorizations` naming the user)."""
+        event: dict[str, Any] = {"type": "app_context_changed", "context": self._context(viewing),
+                                 "event_ts": self.next_ts()}
+        if user is not None:
+            event["user"] = user
+        return event
+
+    def _context(self, channel: str | None) -> dict[str, Any]:
+        if channel is None:
+            return {}
+        return {"entities": [{"type": "slack#/types/channel_id", "value": channel, "team_id": self.team}]}
+
+    def assistant_thread(self, kind: str, user: str, dm: str, thread_ts: str,
+                         viewing: str | None = None) -> dict[str, Any]:
+        """`assistant_thread_started` or `..._context_changed` (kind "started" or "context_changed")."""
+        context = {"channel_id": viewing, "team_id": self.team, "enterprise_id": None} if viewing else {}
+        return {"type": f"assistant_thread_{kind}", "event_ts": self.next_ts(),
+                "assistant_thread": {"user_id": user, "context": context, "channel_id": dm,
+                                     "thread_ts": thread_ts}}
+
     def envelope(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
         return {
             "token": "legacy-verification-token",
@@ -290,9 +347,12 @@ class FakeSlack:
         secret: str | None = None,
         signature: str | None = None,
         to: str | None = None,
+        authorizations: list[dict[str, Any]] | None = None,
     ) -> Delivery:
         """Send one event; over HTTP to `bot_url`, or to `to` (another replica's base URL)."""
         body = self.envelope(event, event_id)
+        if authorizations is not None:
+            body["authorizations"] = authorizations
         if via == "socket":
             return await self._over_socket("events_api", body, retry_num or 0)
         headers = {"Content-Type": "application/json"}
@@ -499,7 +559,29 @@ class FakeSlack:
 
     def _m_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = self.channels.get(str(p.get("channel")))
-        return {"channel": channel} if channel else {"error": "channel_not_found"}
+        if not channel:
+            return {"error": "channel_not_found"}
+        return {"channel": {**channel, "is_member": self._member(channel["id"], self.bot_user)}}
+
+    def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel"))
+        if channel not in self.channels:
+            return {"error": "channel_not_found"}
+        if not self._member(channel, self.bot_user):
+            return {"error": "not_in_channel"}
+        limit = min(int(p.get("limit") or 100), self.history_cap or 1000)
+        newest_first = list(reversed(self.channel_messages.get(channel, [])))
+        return {"messages": newest_first[:limit], "has_more": len(newest_first) > limit}
+
+    def _m_conversations_members(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel"))
+        if channel not in self.channels:
+            return {"error": "channel_not_found"}
+        members = self.members.get(channel, list(self.users))
+        start, limit = int(p.get("cursor") or 0), int(p.get("limit") or 100)
+        page = members[start:start + limit]
+        following = str(start + limit) if start + limit < len(members) else ""
+        return {"members": page, "response_metadata": {"next_cursor": following}}
 
     def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -640,4 +722,8 @@ class FakeSlack:
         return {}
 
     def _m_assistant_threads_setSuggestedPrompts(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("channel_id") or not isinstance(p.get("prompts"), list):
+            return {"error": "invalid_arguments"}
+        if not (self.agent_view and p.get("thread_ts")):  # an agent app's call with thread_ts does nothing
+            self.suggested_prompts.append(p)
         return {}

@@ -108,7 +108,7 @@ async def test_forget_me_deletes_the_users_messages_everywhere(slack, qwen, star
     await slack.deliver(slack.message("my password is hunter2", channel=DM))
     await run.idle()
     answer = await slack.command_answer("forget-me", channel=GENERAL, user=ALICE)
-    assert "Deleted 1 of your messages" in answer["text"]
+    assert "Deleted 1 message of yours" in answer["text"]
     await slack.deliver(slack.message("what did I say?", channel=DM))
     await run.idle()
     assert "hunter2" not in str(qwen.chat_requests[-1]["messages"])
