@@ -136,8 +136,9 @@ async def test_a_message_over_the_rate_limit_is_told_every_time(qwen: FakeQwen, 
 
 
 async def test_a_message_over_a_daily_budget_is_told_which_and_when_it_resets(qwen: FakeQwen, tmp_path: Path):
-    _code, out, _ = await chat(qwen, tmp_path, "one\ntwo\n", DAILY_TOKENS_PER_CONVERSATION="5")
-    assert "This conversation has used its daily budget of 5 tokens; it resets at 00:00 UTC, in " in out
+    code, _out, err = await chat(qwen, tmp_path, "one\ntwo\n", DAILY_TOKENS_PER_CONVERSATION="5")
+    assert "This conversation has used its daily budget of 5 tokens; it resets at 00:00 UTC, in " in err
+    assert code == 1  # the second message got no answer
     assert len(qwen.chat_requests) == 1
 
 
