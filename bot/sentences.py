@@ -8,6 +8,9 @@ from __future__ import annotations
 
 # -- answers ---------------------------------------------------------------------------------
 INTERRUPTED_MARK = "\n\n*(reply interrupted)*"
+#: A user's `stop` (or Stop button): ends the text shown, and is remembered with it.
+STOPPED_MARK = "\n\n*(stopped)*"
+STOPPED_EMPTY = "Stopped before I had written anything."
 STOPPED_BEFORE_ANSWER = "I was stopped before I could answer; please ask again."
 EMPTY_ANSWER = "Qwen sent back an empty answer; please try again."
 INTERNAL_ERROR = "Something went wrong on my side; please try again."
@@ -66,6 +69,12 @@ MODE_ALWAYS = "I will now answer every message in this channel."
 MODE_MENTION = "I will now answer only when addressed in this channel."
 MODE_IN_DM = "In DMs I always answer; channel mode applies to channels."
 COMMANDS_HEADING = "Commands:"
+STOP_DONE = "Stopped {count} answer(s)."
+STOP_NOTHING = "Nothing I am writing here is yours to stop."
+STOP_ENDED = "That answer has already ended."
+STOP_NOT_YOURS = "Only the person who asked, or someone who may manage messages here, can stop this answer."
+FEEDBACK_THANKS = "Thanks for the feedback."
+USAGE_FEEDBACK = "Feedback on my answers here: 👍 {up} / 👎 {down}."
 
 # -- platform idioms -------------------------------------------------------------------------
 # Discord
@@ -73,6 +82,7 @@ NEEDS_MANAGE = "You need the **Manage Channels** permission to change my setting
 ASK_HINT = "Tell me what to ask, for example: `/ask what can you help with?`"
 ASK_HELP = "Ask Qwen something"
 ASK_PROMPT_HELP = "What to ask"
+STOP_BUTTON = "Stop"
 # Slack
 SLACK_EMPTY_MENTION = "Hi! Ask me anything: mention me with a question, or use `/qwen <question>`."
 SLACK_NOT_AVAILABLE = "I'm not available here."
@@ -84,5 +94,5 @@ SLACK_ADMINS_OR_CREATOR = "Only workspace admins or this channel's creator can c
 SLACK_ASK_HOW = "Ask with `{prefix}<question>` or mention me."
 SLACK_HELP_LINE = "`{prefix}help`: this list"
 SLACK_QUESTION_POSTED = "**{name}** asked: {question}"
-TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D)"
+TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D); Ctrl-C stops an answer, a second Ctrl-C leaves"
 TERMINAL_GREETING = "Chatting in #{channel} with {model}. /help for commands, /quit or Ctrl-D to leave."
