@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from types import FrameType
 from typing import TextIO
 
 from bot import commands, sentences
@@ -161,7 +162,7 @@ class TerminalAdapter:
         def stop() -> None:
             core.lifecycle.halt(core.lifecycle.find(within(self.key, self.author.id)), self.author.id)
 
-        def on_ctrl_c(signum: int, frame: object) -> None:
+        def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
             nonlocal pressed
             if not pressed:
                 pressed = True
