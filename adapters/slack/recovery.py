@@ -67,7 +67,9 @@ async def _rewrite(client: AsyncWebClient, channel: str, thread_ts: str | None,
     pieces = mrkdwn_pieces(text + sentences.INTERRUPTED_MARK)
     for index, message in enumerate(messages):
         ts = str(message["ts"])
-        await client.chat_update(channel=channel, ts=ts, text=pieces[index] if index < len(pieces) else "…")
+        # blocks=[] takes away buttons the message showed (a Stop would stop nothing now).
+        await client.chat_update(channel=channel, ts=ts, text=pieces[index] if index < len(pieces) else "…",
+                                 blocks=[])
     for piece in pieces[len(messages):]:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=piece,
                                       unfurl_links=False, unfurl_media=False)

@@ -5,7 +5,8 @@ slack-sdk's `chat_stream` helper, whose 256-character buffer would hold back the
 The fallback posts a message and edits it at most once a second, within a budget of chat.update
 calls shared by every answer in the workspace (chat.update is a Tier 3 method, ~50 a minute).
 Either way the last call carries the complete answer; answers longer than one message continue
-in further messages, split without breaking code blocks.
+in further messages, split without breaking code blocks. A finished answer's last message gets
+👍/👎, and a posted one a Stop button while it is written (see adapters/slack/controls.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack import controls as buttons
+from adapters.slack.errors import STREAMING_UNAVAILABLE, error_code, retry_after
 from adapters.slack.render import STREAM_LIMIT, mrkdwn_pieces, settled, to_mrkdwn, to_stream_markdown
 from bot.limits import Window
 from bot.render import FENCE, close, cut_point, open_fence
@@ -32,16 +36,6 @@ UPDATE_INTERVAL = 1.0
 FINAL_EDIT_PATIENCE = 60.0
 #: How long the final text waits for a status call still under way (a late status would linger).
 STATUS_WAIT = 2.0
-#: Errors meaning streaming cannot work for this app at all (not just this message).
-STREAMING_UNAVAILABLE = {"missing_scope", "unknown_method", "not_allowed_token_type", "feature_not_enabled",
-                         "method_deprecated", "not_authed"}
-
-
-def error_code(exc: SlackApiError) -> str:
-    try:
-        return str(exc.response.get("error") or "")
-    except Exception:
-        return ""
 
 
 @dataclass
@@ -61,6 +55,7 @@ class _Message:
     content: str  # what the message shows: markdown_text for streams, mrkdwn for posted messages
     kind: str = "stream"  # "stream" or "post"
     updated_at: float = field(default=float("-inf"))
+    controls: str = ""  # its buttons (controls.STOP, controls.FEEDBACK or none)
 
 
 class SlackReply(Reply):
@@ -77,6 +72,7 @@ class SlackReply(Reply):
         capabilities: Capabilities,
         stream: bool = True,
         quick_client: AsyncWebClient | None = None,
+        answer: str = "",
     ) -> None:
         self.client = client
         self.quick_client = quick_client or client
@@ -96,6 +92,8 @@ class SlackReply(Reply):
         self._streamed = ""  # the answer's markdown already streamed, without added fence lines
         self._reopen = ""  # a code block's opening line to repeat at the top of the next message
         self._done = False
+        self.answer = answer  # what its buttons carry (controls.ref); none without it
+        self._finished = False  # `finish` was called: the last message gets feedback buttons
 
     # -- Reply ------------------------------------------------------------------------------
 
@@ -118,6 +116,7 @@ class SlackReply(Reply):
 
     async def finish(self, text: str) -> None:
         self.text = text
+        self._finished = True
         await self._show(text, final=True)
         self._done = True
 
@@ -203,7 +202,8 @@ class SlackReply(Reply):
             if new:
                 await self._close_full(current)
         if final and self.messages and self.messages[-1].streaming:
-            await self._stop(self.messages[-1], "")
+            ending = self._controls(0, 1, final=True)
+            await self._stop(self.messages[-1], "", [buttons.feedback(self.answer)] if ending else None)
 
     async def _close_full(self, message: _Message) -> None:
         """This message is full: close it (and its code block); the rest goes in the next one."""
@@ -221,26 +221,38 @@ class SlackReply(Reply):
         line = begun + new.split("\n", 1)[0]
         return cut_point(line, len(begun) + room, start=len(begun)) - len(begun)
 
-    async def _stop(self, message: _Message, closer: str) -> None:
-        await self.client.chat_stopStream(channel=self.channel, ts=message.ts, markdown_text=closer or None)
+    async def _stop(self, message: _Message, closer: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await self.client.chat_stopStream(channel=self.channel, ts=message.ts, markdown_text=closer or None,
+                                          blocks=blocks)
         message.content += closer
         message.streaming = False
         await self.moved()
 
+    def _controls(self, index: int, count: int, *, final: bool) -> str:
+        if not self.answer or index != count - 1:
+            return buttons.NONE
+        if final:
+            return buttons.FEEDBACK if self._finished else buttons.NONE
+        return buttons.STOP
+
+    def _extra(self, piece: str, controls: str, message: _Message | None = None) -> dict[str, object]:
+        return buttons.extra(piece, controls, self.answer, message.controls if message else "")
+
     async def _update_to(self, text: str, *, final: bool) -> None:
         pieces = mrkdwn_pieces(text)
         for index, piece in enumerate(pieces):
+            controls = self._controls(index, len(pieces), final=final)
             if index >= len(self.messages):
                 response = await self.client.chat_postMessage(
                     channel=self.channel, thread_ts=self.thread_ts, text=piece,
-                    unfurl_links=False, unfurl_media=False,
+                    unfurl_links=False, unfurl_media=False, **self._extra(piece, controls),  # type: ignore[arg-type]
                 )
                 self.messages.append(_Message(str(response["ts"]), False, piece, kind="post",
-                                              updated_at=time.monotonic()))
+                                              updated_at=time.monotonic(), controls=controls))
                 await self.moved()
                 continue
             message = self.messages[index]
-            if message.content == piece and not message.streaming:
+            if message.content == piece and message.controls == controls and not message.streaming:
                 continue
             if message.streaming:
                 await self._close_stream(message)
@@ -251,12 +263,13 @@ class SlackReply(Reply):
                     continue
             else:
                 await self._must_update()
-                if not await self._final_edit(message, piece):
+                if not await self._final_edit(message, piece, controls):
                     await self._post_instead(message, pieces[index:])
                     return
                 continue
-            await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece)
-            message.content = piece
+            await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece,
+                                          **self._extra(piece, controls, message))  # type: ignore[arg-type]
+            message.content, message.controls = piece, controls
             message.kind = "post"
             message.updated_at = time.monotonic()
         if final:
@@ -264,24 +277,26 @@ class SlackReply(Reply):
             for message in self.messages[len(pieces):]:
                 if message.content:
                     await self._must_update()
-                    await self.client.chat_update(channel=self.channel, ts=message.ts, text="…")
-                    message.content = ""
+                    await self.client.chat_update(channel=self.channel, ts=message.ts, text="…",
+                                                  **self._extra("…", "", message))  # type: ignore[arg-type]
+                    message.content, message.controls = "", ""
 
-    async def _final_edit(self, message: _Message, piece: str) -> bool:
+    async def _final_edit(self, message: _Message, piece: str, controls: str) -> bool:
         """Edit `message` to its final text, waiting out rate limits for a while; False if it would not."""
         deadline = time.monotonic() + FINAL_EDIT_PATIENCE
         while True:
             try:
-                await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece)
+                await self.client.chat_update(channel=self.channel, ts=message.ts, text=piece,
+                                              **self._extra(piece, controls, message))  # type: ignore[arg-type]
             except SlackApiError as exc:
                 code = error_code(exc)
                 left = deadline - time.monotonic()
                 if code != "ratelimited" or left <= 0:
                     log.warning("final edit in %s failed (%s); posting the text anew", self.channel, code)
                     return False
-                await asyncio.sleep(min(left, max(0.2, _retry_after(exc))))
+                await asyncio.sleep(min(left, max(0.2, retry_after(exc))))
                 continue
-            message.content = piece
+            message.content, message.controls = piece, controls
             message.kind = "post"
             message.updated_at = time.monotonic()
             return True
@@ -291,10 +306,11 @@ class SlackReply(Reply):
         first = pieces[0]
         if stale.content.strip() and first.startswith(stale.content):
             first = first[len(stale.content):].lstrip() or first  # only what the stale message lacks
-        for piece in (first, *pieces[1:]):
+        for index, piece in enumerate((first, *pieces[1:])):
             response = await self.client.chat_postMessage(
                 channel=self.channel, thread_ts=self.thread_ts, text=piece,
                 unfurl_links=False, unfurl_media=False,
+                **self._extra(piece, self._controls(index, len(pieces), final=True)),  # type: ignore[arg-type]
             )
             self.messages.append(_Message(str(response["ts"]), False, piece, kind="post",
                                           updated_at=time.monotonic()))
@@ -324,17 +340,6 @@ class SlackReply(Reply):
             log.debug("assistant.threads.setStatus in %s: %s", self.channel, code)
         except Exception as exc:
             log.debug("assistant.threads.setStatus in %s failed: %r", self.channel, exc)
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    headers = getattr(exc.response, "headers", None) or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return float(value[0] if isinstance(value, list) else value)
-            except (TypeError, ValueError, IndexError):
-                break
-    return 1.0
 
 
 class _Diverged(Exception):

@@ -581,7 +581,9 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", data, guild_id=guild_id)
         return interaction_id
 
-    async def click(self, who: dict[str, Any], message_id: int, custom_id: str, *, permissions: int = 0) -> int:
+    async def click(
+        self, who: dict[str, Any], message_id: int, custom_id: str, *, permissions: int = 0
+    ) -> int:
         """`who` clicks the button `custom_id` on a bot message (an INTERACTION_CREATE of type 3)."""
         message = self.messages[message_id]
         channel_id = int(message["channel_id"])

@@ -94,7 +94,8 @@ async def test_feedback_is_stored_once_per_person_counted_in_usage_and_works_aft
     await private_answer(fake, await fake.click(world["alice"], reply, f"fb:up:{question['id']}"))
     await private_answer(fake, await fake.click(world["bob"], reply, f"fb:up:{question['id']}"))
     assert await bot.core.store.votes(general(world)) == (2, 0)
-    usage = await private_answer(fake, await fake.interact(world["alice"], "usage", channel_id=world["general"]))
+    asked = await fake.interact(world["alice"], "usage", channel_id=world["general"])
+    usage = await private_answer(fake, asked)
     assert USAGE_FEEDBACK.format(up=2, down=0) in usage
 
 

@@ -1,0 +1,67 @@
+"""The buttons on Slack answers, as blocks, and reading a click back (pure; no IO).
+
+A finished answer ends with 👍/👎: Slack's `feedback_buttons` in a `context_actions` block, given
+to chat.stopStream on a streamed answer or with the text's blocks on a posted one. A posted answer
+(Slack's streaming API takes no blocks until it stops) carries a Stop button while it is written.
+Each button's value names the answer: its thread and its question's ts, so a click is understood
+after a restart. Blocks replace a message's `text` on screen, so a posted answer's text goes in
+`section` blocks too (3,000 characters each), and `text` stays as the notification fallback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import sentences
+from bot.render import split_text
+
+STOP_ACTION = "qwen_stop"
+FEEDBACK_ACTION = "qwen_feedback"
+SECTION_LIMIT = 3000
+#: What a message carries: nothing, Stop (written now) or feedback (finished).
+NONE, STOP, FEEDBACK = "", "stop", "feedback"
+
+
+def ref(thread_ts: str | None, question: str) -> str:
+    """A button's value: where the answer's conversation is and which question it answers."""
+    return f"{thread_ts or ''}|{question}"
+
+
+def read(value: str) -> tuple[str, str | None, str] | None:
+    """A button's value as (vote or "stop", thread ts or None, question ts); None if not ours."""
+    kind, _, rest = value.partition(":")
+    thread, bar, question = rest.partition("|")
+    if kind not in ("up", "down", "stop") or not bar or not question:
+        return None
+    return kind, thread or None, question
+
+
+def feedback(answer: str) -> dict[str, Any]:
+    def button(kind: str, label: str) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": label}, "value": f"{kind}:{answer}",
+                "accessibility_label": label}
+
+    return {"type": "context_actions", "elements": [{
+        "type": "feedback_buttons", "action_id": FEEDBACK_ACTION,
+        "positive_button": button("up", sentences.FEEDBACK_GOOD),
+        "negative_button": button("down", sentences.FEEDBACK_BAD)}]}
+
+
+def stop(answer: str) -> dict[str, Any]:
+    return {"type": "actions", "elements": [{
+        "type": "button", "action_id": STOP_ACTION, "value": f"stop:{answer}",
+        "text": {"type": "plain_text", "text": sentences.STOP_BUTTON}}]}
+
+
+def blocks(mrkdwn: str, controls: str, answer: str) -> list[dict[str, Any]]:
+    """A posted message's blocks: its text, then its buttons."""
+    body = [{"type": "section", "text": {"type": "mrkdwn", "text": part}}
+            for part in split_text(mrkdwn, SECTION_LIMIT) if part.strip()]
+    return [*body, stop(answer) if controls == STOP else feedback(answer)]
+
+
+def extra(mrkdwn: str, controls: str, answer: str, had: str) -> dict[str, Any]:
+    """chat.postMessage / chat.update arguments for `controls` on a message that showed `had`."""
+    if controls and answer:
+        return {"blocks": blocks(mrkdwn, controls, answer)}
+    return {"blocks": []} if had else {}  # an empty list removes buttons shown before
