@@ -33,17 +33,16 @@ class Actions:
         self.bot.spawn(self.click(body, action))
 
     async def click(self, body: dict[str, Any], action: dict[str, Any]) -> None:
-        found = controls.read(str(action.get("value") or ""))
-        if found is None:
-            return
-        kind, thread, question = found
         channel = str((body.get("channel") or {}).get("id") or "")
         user = str((body.get("user") or {}).get("id") or "")
-        team = str((body.get("team") or {}).get("id") or self.bot.team_id)
+        found = controls.read(str(action.get("value") or ""), channel)
+        if found is None or not channel or not user:
+            return
+        kind, key, question = found
+        thread = key.thread
         if not self.bot.channels.permits(channel) or not self.bot.users.permits(user):
             await self.bot.ephemeral(channel, user, sentences.SLACK_NOT_AVAILABLE, thread)
             return
-        key = ConversationKey(PLATFORM, team, channel, thread)
         try:
             if kind == "stop":
                 said = await self.stop(key, question, user)

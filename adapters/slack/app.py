@@ -276,7 +276,7 @@ class SlackBot:
             self.client, channel=channel, thread_ts=thread_ts, team=user_team or team, user=user,
             budget=self.updates, budget_key=team,
             capabilities=self.capabilities, quick_client=self.quick_client,
-            answer=controls.ref(incoming.key.thread, incoming.message_id),
+            answer=controls.ref(incoming.key, incoming.message_id),
         )
         outcome = await self.core.handle(incoming, reply)
         if outcome is Outcome.EMPTY:

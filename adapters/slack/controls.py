@@ -3,9 +3,10 @@
 A finished answer ends with 👍/👎: Slack's `feedback_buttons` in a `context_actions` block, given
 to chat.stopStream on a streamed answer or with the text's blocks on a posted one. A posted answer
 (Slack's streaming API takes no blocks until it stops) carries a Stop button while it is written.
-Each button's value names the answer: its thread and its question's ts, so a click is understood
-after a restart. Blocks replace a message's `text` on screen, so a posted answer's text goes in
-`section` blocks too (3,000 characters each), and `text` stays as the notification fallback.
+Each button's value names the answer: its conversation's workspace and thread, and its question's
+ts, so a click is understood after a restart. Blocks replace a message's `text` on screen, so a
+posted answer's text goes in `section` blocks too (3,000 characters each), and `text` stays as the
+notification fallback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from bot import sentences
 from bot.render import split_text
+from bot.types import ConversationKey
 
 STOP_ACTION = "qwen_stop"
 FEEDBACK_ACTION = "qwen_feedback"
@@ -22,18 +24,19 @@ SECTION_LIMIT = 3000
 NONE, STOP, FEEDBACK = "", "stop", "feedback"
 
 
-def ref(thread_ts: str | None, question: str) -> str:
-    """A button's value: where the answer's conversation is and which question it answers."""
-    return f"{thread_ts or ''}|{question}"
+def ref(key: ConversationKey, question: str) -> str:
+    """A button's value: the answer's conversation (its channel is the click's) and its question."""
+    return f"{key.space}|{key.thread or ''}|{question}"
 
 
-def read(value: str) -> tuple[str, str | None, str] | None:
-    """A button's value as (vote or "stop", thread ts or None, question ts); None if not ours."""
+def read(value: str, channel: str) -> tuple[str, ConversationKey, str] | None:
+    """A button's value, clicked in `channel`, as (vote or "stop", conversation, question ts);
+    None if it is not ours."""
     kind, _, rest = value.partition(":")
-    thread, bar, question = rest.partition("|")
-    if kind not in ("up", "down", "stop") or not bar or not question:
+    parts = rest.split("|")
+    if kind not in ("up", "down", "stop") or len(parts) != 3 or not parts[0] or not parts[2]:
         return None
-    return kind, thread or None, question
+    return kind, ConversationKey("slack", parts[0], channel, parts[1] or None), parts[2]
 
 
 def feedback(answer: str) -> dict[str, Any]:

@@ -117,7 +117,7 @@ async def test_a_thread_mention_stop_does_not_wait_behind_the_answer_it_stops(
 
 async def test_a_recovered_posted_answer_loses_its_stop_button(slack) -> None:
     posted = slack._new({"channel": GENERAL, "thread_ts": "1.0"}, text="half an ans")
-    posted.blocks = [controls.stop(controls.ref("1.0", "1.0"))]
+    posted.blocks = [controls.stop(controls.ref(ConversationKey("slack", slack.team, GENERAL, "1.0"), "1.0"))]
     place = {"channel": GENERAL, "thread_ts": "1.0", "messages": [{"ts": posted.ts, "open": False}]}
     entry = Unfinished(1, ConversationKey("slack", slack.team, GENERAL, "1.0"), "1.0", "gone", 0,
                        visible=True, place=json.dumps(place), text="half an answer")
