@@ -265,6 +265,8 @@ async def test_a_slash_ask_killed_mid_answer_is_closed_through_its_interaction(
     assert MARK not in shown()
     await start_discord(discord_bot, fake)
     await until(lambda: MARK in shown(), 10, f"the mark:\n{discord_bot.output()}")
+    ids = fake.interaction_messages[f"itoken-{interaction}"]
+    assert all(fake.messages[m]["components"] == [] for m in ids)  # the Stop button went with recovery
     await until(lambda: finished(store, "discord"), 10, "the journal entry to be finished")
     [_, answer] = (await store.load(entry.key)).turns
     assert answer.text and shown().startswith(answer.text)

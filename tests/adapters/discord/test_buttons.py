@@ -109,3 +109,17 @@ async def test_feedback_in_a_thread_is_kept_with_the_threads_conversation(bot, f
     key = key_for(bot.client.get_channel(thread), world["guild"])
     assert key.thread == str(thread)
     assert await bot.core.store.votes(key) == (1, 0)
+
+
+async def test_an_ask_answer_has_a_stop_button_that_stops_it(bot, fake, world, qwen):
+    qwen.queue(Script(SLOW, delay=0.3))
+    interaction = await fake.interact(world["alice"], "ask", {"prompt": "count"}, channel_id=world["general"])
+
+    def response() -> dict[str, Any] | None:
+        ids = fake.interaction_messages.get(f"itoken-{interaction}") or []
+        return fake.messages[ids[0]] if ids and custom_ids(fake.messages[ids[0]]) else None
+
+    shown = await fake.wait_for(response)
+    assert custom_ids(shown) == [f"stop:interaction-{interaction}"]
+    await fake.click(world["alice"], int(shown["id"]), f"stop:interaction-{interaction}")
+    await fake.wait_for(lambda: STOPPED_MARK.strip() in fake.messages[int(shown["id"])]["content"])
