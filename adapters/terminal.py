@@ -3,6 +3,8 @@
 Answers stream token by token, formatted as Markdown on a terminal and as plain text in a pipe
 (see `terminal_view`). With stdin piped it answers each line in turn and exits at the end of
 input, so `echo hi | qwenbot chat` works in scripts; the exit status is 1 if any answer failed.
+Ctrl-C during an answer stops it like `stop` (the text so far stays, marked "(stopped)"); a
+second Ctrl-C, or one at the prompt, quits.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from adapters.terminal_view import (
@@ -26,6 +31,7 @@ from adapters.terminal_view import (
 from bot import commands, sentences
 from bot.config import ConfigError
 from bot.core import ConversationCore, Outcome
+from bot.lifecycle import within
 from bot.reply import Reply
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
@@ -191,11 +197,44 @@ class TerminalAdapter:
             incoming = Incoming(self.key, f"terminal-{time.time_ns()}", self.author, text,
                                 trigger=Trigger.DM)
             reply = TerminalReply(self.stdout, self.style, self.stderr, self._screen)
-            outcome = await core.handle(incoming, reply)
+            with self._ctrl_c_stops(core):
+                outcome = await core.handle(incoming, reply)
             self.failed |= outcome in UNANSWERED
             if outcome in (Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN):
                 # One person at a keyboard: say it every time, not once per window.
                 self._write(f"({sentences.RATE_LIMITED})", note=True)
+
+    @contextlib.contextmanager
+    def _ctrl_c_stops(self, core: ConversationCore) -> Iterator[None]:
+        """While an answer runs, the first Ctrl-C stops it; a second one quits as Ctrl-C always does."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only (tests may run the adapter elsewhere)
+            return
+        loop = asyncio.get_running_loop()
+        previous = signal.getsignal(signal.SIGINT)
+        pressed = False
+
+        def stop() -> None:
+            core.lifecycle.halt(core.lifecycle.find(within(self.key, self.author.id)), self.author.id)
+
+        def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+            nonlocal pressed
+            if not pressed:
+                pressed = True
+                loop.call_soon_threadsafe(stop)
+                return
+            signal.signal(signal.SIGINT, previous)
+            if callable(previous):
+                previous(signum, frame)  # asyncio's own: cancels the chat, which then exits
+            else:
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, on_ctrl_c)
+        try:
+            yield
+        finally:
+            if signal.getsignal(signal.SIGINT) is on_ctrl_c:
+                signal.signal(signal.SIGINT, previous)
 
     async def _command(self, core: ConversationCore, line: str) -> None:
         name = line.strip().split()[0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot import sentences
 from bot.budgets import Budgets
 from bot.config import Settings
+from bot.lifecycle import Lifecycle, within
 from bot.memory import MemoryStore, Tokens
 from bot.sentences import plural
 from bot.text import storable
@@ -43,6 +44,8 @@ class Command:
     def describe(self, platform: str = "") -> str:
         """The help line as `platform` ("discord", "slack", "terminal") should word it."""
         return dict(self.help_on).get(platform, self.help)
+    #: Acts on everyone's answers for those who may change settings (`stop`), else on the caller's own.
+    moderated: bool = False
 
     def needs_permission(self, arg: str) -> bool:
         return self.changes == "always" or (self.changes == "with_arg" and bool(arg.strip()))
@@ -70,6 +73,7 @@ COMMANDS: tuple[Command, ...] = (
             arg="mode",
             arg_help="mention: only when addressed; always: every message; thread: a thread per question",
             choices=tuple(mode.value for mode in ChannelMode), changes="with_arg", channel_only=True),
+    Command("stop", "Stop the answer I'm writing here", moderated=True),
 )
 _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *command.aliases)}
 
@@ -101,11 +105,12 @@ def _tokens(t: Tokens) -> str:
 class Commands:
     """The commands' answers, given the store and settings they read and change."""
 
-    def __init__(self, settings: Settings, store: MemoryStore) -> None:
+    def __init__(self, settings: Settings, store: MemoryStore, lifecycle: Lifecycle | None = None) -> None:
         self.settings = settings
         self.store = store
         #: The daily token budgets: `usage` shows what is left, the core refuses messages over them.
         self.budgets = Budgets(settings, store)
+        self.lifecycle = lifecycle or Lifecycle()
 
     async def reset(self, key: ConversationKey) -> str:
         removed = await self.store.reset(key)
@@ -164,8 +169,24 @@ class Commands:
             lines.append(sentences.USAGE_SPACE.format(
                 space=space, today=_tokens(report.space_today), total=_tokens(report.space_total)))
         lines.append(sentences.USAGE_USER.format(today=_tokens(report.user_today)))
+        up, down = await self.store.votes(key)
+        if up or down:
+            lines.append(sentences.USAGE_FEEDBACK.format(up=up, down=down))
         left = self.budgets.remaining(key, report, space)
         return "\n".join([*lines, left] if left else lines)
+
+    async def stop(self, key: ConversationKey, user_id: str, *, anyone: bool = False) -> str:
+        """End the answers under way in `key`: the caller's own, or everyone's for a moderator."""
+        count = self.lifecycle.halt(self.lifecycle.find(within(key, None if anyone else user_id)), user_id)
+        return sentences.STOP_DONE.format(count=plural(count, "answer")) if count else sentences.STOP_NOTHING
+
+    async def feedback(self, key: ConversationKey, question: str, user_id: str, up: bool) -> str:
+        """A 👍 or 👎 on the answer to `question`: one vote per user and answer, the last one counts.
+
+        Kept beside the answer's turn (same conversation and message id), never in its text, so
+        the model never reads it."""
+        await self.store.vote(key, f"answer-to:{question}", user_id, 1 if up else -1)
+        return sentences.FEEDBACK_THANKS
 
     async def forget_me(self, platform: str, user_id: str) -> str:
         removed = await self.store.forget_user(platform, user_id)
@@ -184,9 +205,10 @@ class Commands:
             chosen, sentences.MODE_MENTION)
 
     async def run(
-        self, command: Command, arg: str, key: ConversationKey, user_id: str, *, space: str = "server"
+        self, command: Command, arg: str, key: ConversationKey, user_id: str, *, space: str = "server",
+        moderator: bool = False,
     ) -> str:
-        """Answer one command from the registry for `user_id` in `key`."""
+        """Answer one command from the registry for `user_id` in `key`; `moderator`: may act on others'."""
         handlers: dict[str, Callable[[], Awaitable[str]]] = {
             "reset": lambda: self.reset(key),
             "persona": lambda: self.persona(key, arg or None),
@@ -195,5 +217,6 @@ class Commands:
             "usage": lambda: self.usage(key, user_id, space),
             "forget-me": lambda: self.forget_me(key.platform, user_id),
             "channel-mode": lambda: self.channel_mode(key, arg or None),
+            "stop": lambda: self.stop(key, user_id, anyone=moderator),
         }
         return await handlers[command.name]()

@@ -68,13 +68,13 @@ class ConversationCore:
         self.store = store
         self.llm = llm
         self.counter = counter or TokenCounter(settings.qwen_model)
-        self.commands = Commands(settings, store)
+        self.lifecycle = Lifecycle()
+        self.commands = Commands(settings, store, self.lifecycle)
         self.summaries = Summariser(settings, store, llm)
         self.threads = OpenedThreads(store)
         self.user_limit = UserLimit(store.window("user-messages", settings.user_rate_limit, 60.0))
         self._locks = KeyedLocks()
         self._pending: set[tuple[ConversationKey, str]] = set()
-        self.lifecycle = Lifecycle()
         #: This process, in the journal of answers in progress: entries of other owners may be orphans.
         self.owner = uuid.uuid4().hex
 
@@ -165,7 +165,8 @@ class ConversationCore:
         verdict = await self.user_limit.check((incoming.key.platform, incoming.author.id))
         if not verdict.allowed:
             return Outcome.RATE_LIMITED if verdict.notify else Outcome.RATE_LIMITED_AGAIN
-        answer = Answer(asyncio.current_task())
+        answer = Answer(asyncio.current_task(), key=incoming.key, user_id=incoming.author.id,
+                        question=incoming.message_id)  # known at once, so a `stop` can find it
         self._pending.add(marker)
         self.lifecycle.answers.add(answer)
         try:
@@ -222,7 +223,7 @@ class ConversationCore:
         for note in notes:
             await _quietly(reply.notice(note))
         if answer.stopped or self.lifecycle.refusing:
-            return await self._close(reply, answer, sentences.STOPPED_BEFORE_ANSWER, Outcome.STOPPED)
+            return await self._close(reply, answer, answer.stop_sentence, Outcome.STOPPED)
 
         # What was loaded still holds: answered turns are added only under this lock. A summary
         # written meanwhile, or a side message recorded meanwhile, shows up from the next turn on.
@@ -238,7 +239,6 @@ class ConversationCore:
             briefing=incoming.briefing,
         )
         model = self.settings.model_for(conv.model, vision=bool(images))
-        answer.key, answer.user_id, answer.question = key, incoming.author.id, incoming.message_id
         answer.prompt_tokens, answer.version, answer.model = context.tokens, snapshot.summary.version, model
         await _quietly(reply.started())
         try:
@@ -259,10 +259,10 @@ class ConversationCore:
         """Show and remember the answer: whole, or cut short with the interrupted mark."""
         if not answer.text.strip():
             if answer.stopped:
-                return await self._close(reply, answer, sentences.STOPPED_BEFORE_ANSWER, Outcome.STOPPED)
+                return await self._close(reply, answer, answer.stop_sentence, Outcome.STOPPED)
             return await self._close(reply, answer, sentences.EMPTY_ANSWER, Outcome.FAILED)
         answer.closed = True
-        shown = answer.text + sentences.INTERRUPTED_MARK if answer.interrupted else answer.text
+        shown = answer.closing_text()
         if answer.journal is not None:
             # The whole text, before the final write: a process killed during or after it leaves
             # the next start the text the user saw, not one a few seconds old.

@@ -1,8 +1,10 @@
-"""The life of the answers under way: tracked while they run, ended by the core on shutdown.
+"""The life of the answers under way: tracked while they run, ended by the core on shutdown or a user.
 
 An `Answer` is one `ConversationCore.handle` call as shutdown sees it. `Lifecycle.stop` gives
 answers (and work adapters hand over with `spawn`) a grace period, then ends each model call so
 the core can close the answer itself: shown text gets the interrupted mark and is remembered.
+`Lifecycle.halt` is a user's `stop` (command or button): the model call ends at once and the text
+shown so far is closed with the stopped mark, which is remembered with it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
+from bot import sentences
 from bot.journal import AnswerJournal
 from bot.llm import Usage
 from bot.types import ConversationKey
@@ -45,6 +48,40 @@ class Answer:
     prompt_tokens: int = 0
     version: int = 0
     model: str = ""
+    halted_by: str = ""  # the user whose `stop` ended it
+
+    @property
+    def stop_sentence(self) -> str:
+        """What an answer stopped before any text says instead."""
+        return sentences.STOPPED_EMPTY if self.halted_by else sentences.STOPPED_BEFORE_ANSWER
+
+    def closing_text(self) -> str:
+        """The text to show last. A user's stop adds its mark to the answer itself, so the
+        remembered answer reads as it was shown; a cut gets the interrupted mark on screen only."""
+        if self.halted_by:
+            self.text += sentences.STOPPED_MARK
+            return self.text
+        return self.text + sentences.INTERRUPTED_MARK if self.interrupted else self.text
+
+
+Pick = Callable[[Answer], bool]
+
+
+def asked(platform: str, question: str) -> Pick:
+    """The answer to one question (a Stop button names it by the question's message id)."""
+    return lambda a: a.key is not None and a.key.platform == platform and a.question == question
+
+
+def within(key: ConversationKey, user_id: str | None = None) -> Pick:
+    """Answers in `key` (a channel's `stop` covers its threads too), only `user_id`'s unless None."""
+
+    def pick(a: Answer) -> bool:
+        k = a.key
+        return (k is not None and (k.platform, k.space, k.channel) == (key.platform, key.space, key.channel)
+                and (key.thread is None or k.thread == key.thread)
+                and (user_id is None or a.user_id == user_id))
+
+    return pick
 
 
 class Lifecycle:
@@ -80,6 +117,24 @@ class Lifecycle:
         for task in stuck:  # a platform write that hangs: the task's own cancellation closes it
             task.cancel()
         await asyncio.gather(*stuck, return_exceptions=True)
+
+    def find(self, pick: Pick) -> list[Answer]:
+        """The answers under way (or waiting their turn) that `pick` chooses and a stop can still end."""
+        return [a for a in self.answers if not a.closed and not a.halted_by and pick(a)]
+
+    def halt(self, answers: Iterable[Answer], by: str) -> int:
+        """A user's stop: each answer's model call ends now (or never starts); how many were stopped.
+
+        The core then closes each answer as after any stop, with the stopped mark on what it showed."""
+        count = 0
+        for answer in answers:
+            if answer.closed or answer.halted_by:
+                continue
+            answer.stopped, answer.halted_by = True, by or "?"
+            if answer.stream is not None:
+                answer.stream.cancel()
+            count += 1
+        return count
 
     def spawn(self, work: Coroutine[object, object, object]) -> asyncio.Task[object]:
         """Run an adapter's handling of one event on its own, under the core's lifecycle.

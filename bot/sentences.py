@@ -14,6 +14,9 @@ def plural(count: int, one: str, many: str | None = None) -> str:
 
 # -- answers ---------------------------------------------------------------------------------
 INTERRUPTED_MARK = "\n\n*(reply interrupted)*"
+#: A user's `stop` (or Stop button): ends the text shown, and is remembered with it.
+STOPPED_MARK = "\n\n*(stopped)*"
+STOPPED_EMPTY = "Stopped before I had written anything."
 STOPPED_BEFORE_ANSWER = "I was stopped before I could answer; please ask again."
 EMPTY_ANSWER = "Qwen sent back an empty answer; please try again."
 INTERNAL_ERROR = "Something went wrong on my side; please try again."
@@ -92,6 +95,12 @@ MODE_THREAD = ("I will now answer each mention in this channel in a thread of it
 MODE_IN_DM = "In DMs I always answer; channel mode applies to channels."
 COMMANDS_HEADING = "Commands:"
 UNKNOWN_COMMAND = "There is no command `{command}`; `/help` lists them."
+STOP_DONE = "Stopped {count}."
+STOP_NOTHING = "Nothing I am writing here is yours to stop."
+STOP_ENDED = "That answer has already ended."
+STOP_NOT_YOURS = "Only the person who asked, or a moderator here, can stop this answer."
+FEEDBACK_THANKS = "Thanks for the feedback."
+USAGE_FEEDBACK = "Feedback on my answers here: 👍 {up} / 👎 {down}."
 
 # -- platform idioms -------------------------------------------------------------------------
 # Discord
@@ -102,6 +111,9 @@ ASK_PROMPT_HELP = "What to ask"
 THREAD_NEEDS_PERMISSION = ("I can't open a thread for your question here: I need the **Create Public "
                            "Threads** and **Send Messages in Threads** permissions in this channel.")
 THREAD_NAME_FALLBACK = "Question from {name}"
+STOP_BUTTON = "Stop"
+FEEDBACK_GOOD = "Good answer"
+FEEDBACK_BAD = "Bad answer"
 # Slack
 SLACK_EMPTY_MENTION = "Hi! Ask me anything: mention me with a question, or use `/qwen <question>`."
 SLACK_NOT_AVAILABLE = "I'm not available here."
@@ -130,4 +142,5 @@ SLACK_VIEWING_EMPTY = "#{name} has no recent messages I can read."
 TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D)"
 TERMINAL_NO_CHANNEL_MODE = ("Channel modes (mention, always, thread) are for Discord and Slack channels; "
                             "here I answer every line, in this one conversation.")
+TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D); Ctrl-C stops an answer, a second Ctrl-C leaves"
 TERMINAL_GREETING = "Chatting in #{channel} with {model}. /help for commands, /quit or Ctrl-D to leave."

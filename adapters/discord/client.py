@@ -18,7 +18,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord import commands, recovery, threads
+from adapters.discord import buttons, commands, recovery, threads
 from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
 from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, Surface
@@ -167,6 +167,10 @@ class _Behaviour:
 
     def new_reply(self, surface: Any) -> DiscordReply:
         return DiscordReply(surface, self.budget, edit_interval=self.settings.discord_edit_interval)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Clicks on answers' buttons; app commands are the command tree's.
+        await buttons.on_interaction(self, interaction)
 
     # -- messages -----------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 `/ask` answers in public like a mention does. The rest answer privately; those that change a
 conversation's settings need Manage Channels in servers (in DMs the conversation belongs to the
 user). Names, arguments and descriptions come from `bot.commands.COMMANDS`, so a command added
-there appears here without a line of Discord code.
+there appears here without a line of Discord code. `/stop` stops the caller's own answers under way
+here, or everyone's for a member with Manage Messages or Manage Channels.
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ def install(tree: app_commands.CommandTree[Any], bot: Host) -> None:
             return
         user_id = str(interaction.user.id)
         changes = command.needs_permission(arg)
+        perms = interaction.permissions
+        moderator = (command.moderated and interaction.guild_id is not None
+                     and (perms.manage_messages or perms.manage_channels))
 
         async def run(key: ConversationKey) -> str:
             # A change is dropped from the mode cache on both sides of the write, so no lookup
@@ -133,7 +137,8 @@ def install(tree: app_commands.CommandTree[Any], bot: Host) -> None:
             if changes:
                 bot.forget_mode(key)
             try:
-                return await core.commands.run(command, arg, key, user_id, space="server")
+                return await core.commands.run(command, arg, key, user_id, space="server",
+                                               moderator=moderator)
             finally:
                 if changes:
                     bot.forget_mode(key)

@@ -2,9 +2,9 @@
 
 The journal entry's `place` is what `DiscordReply.where` reported: the channel, the question it
 replies to (or, for `/ask`, the interaction's token while it can still edit its response) and the
-ids of the messages shown. Those messages are edited to the saved text with the interrupted mark;
-an answer with nothing shown gets the "stopped before I could answer" sentence, replacing the
-"thinking…" of an `/ask` while its token lasts.
+ids of the messages shown. Those messages are edited to the saved text with the interrupted mark,
+losing their buttons (a Stop button would stop nothing now); an answer with nothing shown gets the
+"stopped before I could answer" sentence, replacing the "thinking…" of an `/ask` while its token lasts.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ async def finish(client: discord.Client, entry: Unfinished) -> None:
         for index, message_id in enumerate(ids):
             content = chunks[index] if index < len(chunks) else "…"
             if webhook is not None:
-                await webhook.edit_message(message_id, content=content, allowed_mentions=NO_PINGS)
+                await webhook.edit_message(message_id, content=content, allowed_mentions=NO_PINGS, view=None)
             else:
-                await channel.get_partial_message(message_id).edit(content=content, allowed_mentions=NO_PINGS)
+                await channel.get_partial_message(message_id).edit(content=content, allowed_mentions=NO_PINGS,
+                                                                   view=None)
         for chunk in chunks[len(ids):]:
             await channel.send(chunk, allowed_mentions=NO_PINGS)
     except (discord.NotFound, discord.Forbidden) as exc:
@@ -58,7 +59,8 @@ async def _say_stopped(channel: discord.PartialMessageable, webhook: discord.Web
     content = render.failure(sentences.STOPPED_BEFORE_ANSWER)
     if webhook is not None:
         # The deferred response ("thinking…"), whose id was never needed until now.
-        await webhook.edit_message("@original", content=content, allowed_mentions=NO_PINGS)  # type: ignore[call-overload]
+        await webhook.edit_message("@original", content=content, allowed_mentions=NO_PINGS,  # type: ignore[call-overload]
+                                   view=None)
         return
     if not place.get("reply_to"):
         await channel.send(content, allowed_mentions=NO_PINGS)

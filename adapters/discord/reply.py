@@ -7,7 +7,8 @@ allows. Text that arrives while the writer waits is coalesced, never queued edit
 (discord.py sleeps silently on 429s, so a loop that queued edits would fall ever further behind).
 A failed write is tried again with the next text; the final text gets one more try after a pause
 and, if its message still cannot be edited, goes out as a new message. Only a deleted message or
-a missing permission stops an answer.
+a missing permission stops an answer. The answer's last message carries its buttons (Stop while
+streaming, 👍/👎 once finished: adapters/discord/components.py), moved along as messages are added.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters.discord import render
+from adapters.discord import components, render
 from bot.limits import Window
 from bot.reply import Reply
 
@@ -41,15 +42,16 @@ class Surface(ABC):
     """Where an answer's messages go: a reply in a channel, or an app command's response."""
 
     channel_id: int
+    question: str = ""  # the question's message id, which the answer's buttons carry
     #: Whether side notes may be posted before the answer (an interaction's deferred response
     #: would be replaced by the first follow-up, so notes wait until the answer is done).
     notes_first: bool = True
 
     @abstractmethod
-    async def send(self, content: str, *, first: bool) -> Any: ...
+    async def send(self, content: str, *, first: bool, view: discord.ui.View | None = None) -> Any: ...
 
     @abstractmethod
-    async def edit(self, handle: Any, content: str) -> None: ...
+    async def edit(self, handle: Any, content: str, view: discord.ui.View | None = None) -> None: ...
 
     @abstractmethod
     async def delete(self, handle: Any) -> None: ...
@@ -74,8 +76,10 @@ class MessageSurface(Surface):
         self.channel: Any = into or origin.channel
         self.channel_id = self.channel.id
         self.replies = into is None  # Discord refuses a reply to a message in another channel
+        self.question = str(origin.id)
 
-    async def send(self, content: str, *, first: bool) -> discord.Message:
+    async def send(self, content: str, *, first: bool,
+                   view: discord.ui.View | None = None) -> discord.Message:
         # Only the first message of an answer is a reply to the question.
         reply = first and self.replies
         reference: dict[str, Any] = (
@@ -86,10 +90,11 @@ class MessageSurface(Surface):
             **reference,
             mention_author=False,
             allowed_mentions=NO_PINGS,
+            view=view,  # type: ignore[arg-type]
         )
 
-    async def edit(self, handle: discord.Message, content: str) -> None:
-        await handle.edit(content=content, allowed_mentions=NO_PINGS)
+    async def edit(self, handle: discord.Message, content: str, view: discord.ui.View | None = None) -> None:
+        await handle.edit(content=content, allowed_mentions=NO_PINGS, view=view)
 
     async def delete(self, handle: discord.Message) -> None:
         await handle.delete()
@@ -114,14 +119,17 @@ class InteractionSurface(Surface):
     def __init__(self, interaction: discord.Interaction) -> None:
         self.interaction = interaction
         self.channel_id = interaction.channel_id or 0
+        self.question = f"interaction-{interaction.id}"
 
-    async def send(self, content: str, *, first: bool) -> Any:
+    async def send(self, content: str, *, first: bool, view: discord.ui.View | None = None) -> Any:
         if first:
-            return await self.interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS)
-        return await self.interaction.followup.send(content, allowed_mentions=NO_PINGS, wait=True)
+            return await self.interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS,
+                                                                 view=view)
+        return await self.interaction.followup.send(content, allowed_mentions=NO_PINGS, wait=True,
+                                                    view=view or discord.utils.MISSING)
 
-    async def edit(self, handle: Any, content: str) -> None:
-        await handle.edit(content=content, allowed_mentions=NO_PINGS)
+    async def edit(self, handle: Any, content: str, view: discord.ui.View | None = None) -> None:
+        await handle.edit(content=content, allowed_mentions=NO_PINGS, view=view)
 
     async def delete(self, handle: Any) -> None:
         await handle.delete()
@@ -141,6 +149,7 @@ class _Shown:
     handle: Any
     content: str
     at: float
+    controls: str = ""  # the buttons it shows (see `components.view`)
 
 
 class DiscordReply(Reply):
@@ -161,6 +170,7 @@ class DiscordReply(Reply):
         self.shown: list[_Shown] = []
         self.first_visible_at: float | None = None
         self._wanted: list[str] = []
+        self._controls = "streaming"  # what the last message's buttons are: "finished" after `finish`
         self._final = False
         self._dead = False
         self._wake = asyncio.Event()
@@ -191,20 +201,21 @@ class DiscordReply(Reply):
         self._want(render.messages(text), final=False)
 
     async def finish(self, text: str) -> None:
-        self._want(render.messages(text), final=True)
+        self._want(render.messages(text), final=True, controls="finished")
         await self._done()
 
     async def fail(self, message: str) -> None:
-        self._want([render.failure(message)], final=True)
+        self._want([render.failure(message)], final=True, controls="")
         await self._done()
 
     # -- writer -------------------------------------------------------------------------------
 
-    def _want(self, chunks: list[str], *, final: bool) -> None:
+    def _want(self, chunks: list[str], *, final: bool, controls: str = "streaming") -> None:
         if self._final:
             return
         self._wanted = chunks
         self._final = final
+        self._controls = controls
         self._wake.set()
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_loop())
@@ -230,11 +241,14 @@ class DiscordReply(Reply):
         for index, chunk in enumerate(self._wanted):
             if index >= len(self.shown):
                 return "send", index
-            if self.shown[index].content != chunk:
+            if self.shown[index].content != chunk or self.shown[index].controls != self._controls_of(index):
                 return "edit", index
         if self._final and len(self.shown) > len(self._wanted):
             return "delete", len(self.shown) - 1
         return None
+
+    def _controls_of(self, index: int) -> str:
+        return self._controls if index == len(self._wanted) - 1 and self.surface.question else ""
 
     async def _sync(self) -> None:
         """Bring Discord up to the newest wanted text, one paced write at a time."""
@@ -271,17 +285,19 @@ class DiscordReply(Reply):
         """Make one write; False if it failed."""
         try:
             if op == "send":
-                content = self._wanted[index]
-                handle = await self.surface.send(content, first=index == 0)
-                self.shown.append(_Shown(handle, content, self.clock()))
+                content, controls = self._wanted[index], self._controls_of(index)
+                handle = await self.surface.send(content, first=index == 0,
+                                                 view=components.view(controls, self.surface.question))
+                self.shown.append(_Shown(handle, content, self.clock(), controls))
                 if index == 0:
                     self.first_visible_at = time.perf_counter()
                     self._visible.set()
                 await self.moved()  # a restart must find every message of the answer
             elif op == "edit":
-                content = self._wanted[index]
-                await self.surface.edit(self.shown[index].handle, content)
-                self.shown[index] = _Shown(self.shown[index].handle, content, self.clock())
+                content, controls = self._wanted[index], self._controls_of(index)
+                await self.surface.edit(self.shown[index].handle, content,
+                                        components.view(controls, self.surface.question))
+                self.shown[index] = _Shown(self.shown[index].handle, content, self.clock(), controls)
             else:
                 with contextlib.suppress(discord.NotFound):
                     await self.surface.delete(self.shown[index].handle)

@@ -29,6 +29,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack import controls
+from adapters.slack.actions import Actions
 from adapters.slack.agent import AgentView
 from adapters.slack.commands import SlashCommands
 from adapters.slack.config import SlackSettings
@@ -126,6 +128,9 @@ class SlackBot:
         self.app.command(settings.slack_command)(self.commands.on_command)
         self.agent = AgentView(self)
         self.agent.register(self.app)
+        self.actions = Actions(self, self.commands)
+        self.app.action(controls.STOP_ACTION)(self.actions.on_action)
+        self.app.action(controls.FEEDBACK_ACTION)(self.actions.on_action)
         self.channels = AccessList.of(settings.slack_allowed_channels, settings.slack_blocked_channels)
         self.users = AccessList.of(settings.slack_allowed_users, settings.slack_blocked_users)
         self.capabilities = Capabilities(streaming=settings.slack_streaming)
@@ -235,6 +240,9 @@ class SlackBot:
             return
         if not self.channels.permits(message.channel) or not self.users.permits(message.user):
             return
+        if self.actions.is_stop(message):  # not queued behind the answer it stops
+            await self.actions.stop_in_thread(message)
+            return
         # Taken before the first await and held until the core has the message: a message that
         # waits for a download or a name lookup is not overtaken by the next one in its conversation.
         async with self.locks.hold(message.conversation_key):
@@ -297,6 +305,7 @@ class SlackBot:
             self.client, channel=channel, thread_ts=thread_ts, team=user_team or team, user=user,
             budget=self.updates, budget_key=team,
             capabilities=self.capabilities, quick_client=self.quick_client,
+            answer=controls.ref(incoming.key, incoming.message_id),
         )
         outcome = await self.core.handle(incoming, reply)
         if outcome is Outcome.EMPTY:

@@ -114,7 +114,11 @@ class SlashCommands:
                 return NO_PERMISSION[self.settings.slack_settings_access]
             if command.channel_only and key.channel.startswith("D"):
                 return sentences.MODE_IN_DM
-            return await self.core.commands.run(command, arg, key, user, space="workspace")
+            # `stop` acts on everyone's answers for those who may change settings, else on the caller's.
+            moderator = (command.moderated and not key.channel.startswith("D")
+                         and await self.may_change(user, key.channel))
+            return await self.core.commands.run(command, arg, key, user, space="workspace",
+                                                moderator=moderator)
         except Exception:
             log.exception("Slack: command %s failed", name)
             return sentences.COMMAND_FAILED

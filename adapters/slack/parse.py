@@ -299,4 +299,6 @@ def thread_command(text: str, models: Sequence[str] = ()) -> tuple[str, str] | N
         return None
     if command.name == "model" and arg and arg not in models:
         return None
+    if command.name == "stop" and arg:
+        return None  # "stop the bleeding" is a question
     return name, arg

@@ -68,7 +68,8 @@ async def _rewrite(client: AsyncWebClient, channel: str, thread_ts: str | None,
     pieces = rendered(text + sentences.INTERRUPTED_MARK, final=True)
     for index, message in enumerate(messages):
         payload = pieces[index].payload if index < len(pieces) else {"text": "…"}
-        await client.chat_update(channel=channel, ts=str(message["ts"]), **payload)
+        # blocks=[] takes away buttons the message showed (a Stop would stop nothing now).
+        await client.chat_update(channel=channel, ts=str(message["ts"]), **{"blocks": [], **payload})
     for piece in pieces[len(messages):]:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **piece.payload,
                                       unfurl_links=False, unfurl_media=False)

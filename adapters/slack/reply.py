@@ -5,7 +5,8 @@ slack-sdk's `chat_stream` helper, whose 256-character buffer would hold back the
 The fallback posts a message and edits it at most once a second, within a budget of chat.update
 calls shared by every answer in the workspace (chat.update is a Tier 3 method, ~50 a minute).
 Either way the last call carries the complete answer; answers longer than one message continue
-in further messages, split without breaking code blocks.
+in further messages, split without breaking code blocks. A finished answer's last message gets
+👍/👎, and a posted one a Stop button while it is written (see adapters/slack/controls.py).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack import controls as buttons
 from adapters.slack.blocks import Rendered, emptied, has_table, rendered
+from adapters.slack.errors import STREAMING_UNAVAILABLE, error_code, retry_after
 from adapters.slack.render import STREAM_LIMIT, settled, to_mrkdwn, to_stream_markdown
 from bot.limits import Window
 from bot.render import FENCE, close, cut_point, open_fence
@@ -33,16 +37,6 @@ UPDATE_INTERVAL = 1.0
 FINAL_EDIT_PATIENCE = 60.0
 #: How long the final text waits for a status call still under way (a late status would linger).
 STATUS_WAIT = 2.0
-#: Errors meaning streaming cannot work for this app at all (not just this message).
-STREAMING_UNAVAILABLE = {"missing_scope", "unknown_method", "not_allowed_token_type", "feature_not_enabled",
-                         "method_deprecated", "not_authed"}
-
-
-def error_code(exc: SlackApiError) -> str:
-    try:
-        return str(exc.response.get("error") or "")
-    except Exception:
-        return ""
 
 
 @dataclass
@@ -62,6 +56,7 @@ class _Message:
     content: str  # what the message shows: markdown_text for streams, else `Rendered.shown`
     kind: str = "stream"  # "stream" or "post"
     updated_at: float = field(default=float("-inf"))
+    controls: str = ""  # its buttons (controls.STOP, controls.FEEDBACK or none)
 
 
 class SlackReply(Reply):
@@ -78,6 +73,7 @@ class SlackReply(Reply):
         capabilities: Capabilities,
         stream: bool = True,
         quick_client: AsyncWebClient | None = None,
+        answer: str = "",
     ) -> None:
         self.client = client
         self.quick_client = quick_client or client
@@ -97,6 +93,8 @@ class SlackReply(Reply):
         self._streamed = ""  # the answer's markdown already streamed, without added fence lines
         self._reopen = ""  # a code block's opening line to repeat at the top of the next message
         self._done = False
+        self.answer = answer  # what its buttons carry (controls.ref); none without it
+        self._finished = False  # `finish` was called: the last message gets feedback buttons
 
     # -- Reply ------------------------------------------------------------------------------
 
@@ -119,6 +117,7 @@ class SlackReply(Reply):
 
     async def finish(self, text: str) -> None:
         self.text = text
+        self._finished = True
         await self._show(text, final=True)
         self._done = True
 
@@ -206,7 +205,8 @@ class SlackReply(Reply):
             if new:
                 await self._close_full(current)
         if final and self.messages and self.messages[-1].streaming:
-            await self._stop(self.messages[-1], "")
+            ending = self._controls(0, 1, final=True)
+            await self._stop(self.messages[-1], "", [buttons.feedback(self.answer)] if ending else None)
 
     async def _close_full(self, message: _Message) -> None:
         """This message is full: close it (and its code block); the rest goes in the next one."""
@@ -224,26 +224,45 @@ class SlackReply(Reply):
         line = begun + new.split("\n", 1)[0]
         return cut_point(line, len(begun) + room, start=len(begun)) - len(begun)
 
-    async def _stop(self, message: _Message, closer: str) -> None:
-        await self.client.chat_stopStream(channel=self.channel, ts=message.ts, markdown_text=closer or None)
+    async def _stop(self, message: _Message, closer: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await self.client.chat_stopStream(channel=self.channel, ts=message.ts, markdown_text=closer or None,
+                                          blocks=blocks)
         message.content += closer
         message.streaming = False
         await self.moved()
 
+    def _controls(self, index: int, count: int, *, final: bool) -> str:
+        if not self.answer or index != count - 1:
+            return buttons.NONE
+        if final:
+            return buttons.FEEDBACK if self._finished else buttons.NONE
+        return buttons.STOP
+
+    def _payload(self, piece: Rendered, controls: str, message: _Message | None = None) -> dict[str, Any]:
+        """chat.postMessage / chat.update arguments: the piece (a `markdown` block for tables) and
+        its buttons, or no blocks where buttons were shown before."""
+        payload = piece.payload
+        extra = buttons.extra(piece.text, controls, self.answer, message.controls if message else "",
+                              body=payload.get("blocks"))
+        if payload.get("blocks") and not extra.get("blocks"):
+            return payload  # its own block replaces any buttons shown before
+        return {**payload, **extra}
+
     async def _update_to(self, text: str, *, final: bool) -> None:
         pieces = rendered(text, final=final)
         for index, piece in enumerate(pieces):
+            controls = self._controls(index, len(pieces), final=final)
             if index >= len(self.messages):
                 response = await self.client.chat_postMessage(
-                    channel=self.channel, thread_ts=self.thread_ts, **piece.payload,
-                    unfurl_links=False, unfurl_media=False,
+                    channel=self.channel, thread_ts=self.thread_ts,
+                    unfurl_links=False, unfurl_media=False, **self._payload(piece, controls),
                 )
                 self.messages.append(_Message(str(response["ts"]), False, piece.shown, kind="post",
-                                              updated_at=time.monotonic()))
+                                              updated_at=time.monotonic(), controls=controls))
                 await self.moved()
                 continue
             message = self.messages[index]
-            if message.content == piece.shown and not message.streaming:
+            if message.content == piece.shown and message.controls == controls and not message.streaming:
                 continue
             if message.streaming:
                 await self._close_stream(message)
@@ -254,12 +273,13 @@ class SlackReply(Reply):
                     continue
             else:
                 await self._must_update()
-                if not await self._final_edit(message, piece):
+                if not await self._final_edit(message, piece, controls):
                     await self._post_instead(message, pieces[index:])
                     return
                 continue
-            await self.client.chat_update(channel=self.channel, ts=message.ts, **piece.payload)
-            message.content = piece.shown
+            await self.client.chat_update(channel=self.channel, ts=message.ts,
+                                          **self._payload(piece, controls, message))
+            message.content, message.controls = piece.shown, controls
             message.kind = "post"
             message.updated_at = time.monotonic()
         if final:
@@ -268,24 +288,26 @@ class SlackReply(Reply):
                 if message.content:
                     await self._must_update()
                     await self.client.chat_update(channel=self.channel, ts=message.ts,
-                                                  **emptied(message.content))
-                    message.content = ""
+                                                  **{**emptied(message.content),
+                                                     **self._payload(Rendered("…"), "", message)})
+                    message.content, message.controls = "", ""
 
-    async def _final_edit(self, message: _Message, piece: Rendered) -> bool:
+    async def _final_edit(self, message: _Message, piece: Rendered, controls: str) -> bool:
         """Edit `message` to its final text, waiting out rate limits for a while; False if it would not."""
         deadline = time.monotonic() + FINAL_EDIT_PATIENCE
         while True:
             try:
-                await self.client.chat_update(channel=self.channel, ts=message.ts, **piece.payload)
+                await self.client.chat_update(channel=self.channel, ts=message.ts,
+                                              **self._payload(piece, controls, message))
             except SlackApiError as exc:
                 code = error_code(exc)
                 left = deadline - time.monotonic()
                 if code != "ratelimited" or left <= 0:
                     log.warning("final edit in %s failed (%s); posting the text anew", self.channel, code)
                     return False
-                await asyncio.sleep(min(left, max(0.2, _retry_after(exc))))
+                await asyncio.sleep(min(left, max(0.2, retry_after(exc))))
                 continue
-            message.content = piece.shown
+            message.content, message.controls = piece.shown, controls
             message.kind = "post"
             message.updated_at = time.monotonic()
             return True
@@ -295,13 +317,13 @@ class SlackReply(Reply):
         first = pieces[0]
         if stale.content.strip() and first.shown.startswith(stale.content) and not first.markdown:
             first = Rendered(first.text[len(stale.content):].lstrip() or first.text)  # only what it lacks
-        for piece in (first, *pieces[1:]):
+        for index, piece in enumerate((first, *pieces[1:])):
             response = await self.client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, **piece.payload,
-                unfurl_links=False, unfurl_media=False,
+                channel=self.channel, thread_ts=self.thread_ts, unfurl_links=False, unfurl_media=False,
+                **self._payload(piece, controls := self._controls(index, len(pieces), final=True)),
             )
             self.messages.append(_Message(str(response["ts"]), False, piece.shown, kind="post",
-                                          updated_at=time.monotonic()))
+                                          updated_at=time.monotonic(), controls=controls))
 
     async def _close_stream(self, message: _Message) -> None:
         message.streaming = False
@@ -328,17 +350,6 @@ class SlackReply(Reply):
             log.debug("assistant.threads.setStatus in %s: %s", self.channel, code)
         except Exception as exc:
             log.debug("assistant.threads.setStatus in %s failed: %r", self.channel, exc)
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    headers = getattr(exc.response, "headers", None) or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return float(value[0] if isinstance(value, list) else value)
-            except (TypeError, ValueError, IndexError):
-                break
-    return 1.0
 
 
 class _Diverged(Exception):

@@ -239,6 +239,14 @@ class MemoryStore(ABC):
     async def stats(self, key: ConversationKey) -> MemoryStats: ...
 
     @abstractmethod
+    async def vote(self, key: ConversationKey, message_id: str, user_id: str, vote: int) -> None:
+        """A user's 👍 (1) or 👎 (-1) on the answer turn `message_id`; a later vote replaces theirs."""
+
+    @abstractmethod
+    async def votes(self, key: ConversationKey) -> tuple[int, int]:
+        """👍 and 👎 counts on the answers of `key` (and of its threads, for a channel)."""
+
+    @abstractmethod
     async def claim_event(self, platform: str, event_id: str) -> bool:
         """True the first time an event id is claimed, False ever after (across restarts and replicas)."""
 

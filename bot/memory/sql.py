@@ -12,6 +12,7 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from bot.memory import votes
 from bot.memory.base import (
     ConversationSettings,
     DailyTotals,
@@ -249,6 +250,7 @@ class SQLStore(MemoryStore):
             # Exactly the conversations the deletion touched lose their summaries: a turn written
             # between two statements cannot be deleted without its conversation being cleared too.
             await tx.fetch("DELETE FROM viewing WHERE platform=? AND user_id=?", (platform, user_id))
+            await tx.fetch(votes.FORGET, (platform, user_id))  # their votes are theirs too
             touched = sorted({row[0] for row in deleted})
             if touched:
                 marks = ", ".join("?" for _ in touched)
@@ -304,6 +306,13 @@ class SQLStore(MemoryStore):
             (conv,),
         )
         return MemoryStats(*rows[0]) if rows else MemoryStats(0, 0, 0)
+
+    async def vote(self, key: ConversationKey, message_id: str, user_id: str, vote: int) -> None:
+        await self._write(votes.VOTE, (*votes.place(key), message_id, user_id, vote, time.time()))
+
+    async def votes(self, key: ConversationKey) -> tuple[int, int]:
+        rows = await self._fetch(votes.COUNT, votes.within(key))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
     async def claim_event(self, platform: str, event_id: str) -> bool:
         now = time.time()

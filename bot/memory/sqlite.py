@@ -111,6 +111,21 @@ MIGRATIONS: list[str] = [
     # Which channel each Slack user is viewing (agent view), so every replica reads the same.
     "CREATE TABLE viewing (platform TEXT NOT NULL, space TEXT NOT NULL, user_id TEXT NOT NULL,"
     " channel TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (platform, space, user_id));",
+    # 👍/👎 on answers: one vote per user and answer turn (see bot/memory/votes.py).
+    """
+    CREATE TABLE feedback (
+        platform TEXT NOT NULL,
+        space TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        vote INTEGER NOT NULL,
+        voted_at REAL NOT NULL,
+        PRIMARY KEY (platform, space, channel, thread, message_id, user_id)
+    );
+    CREATE INDEX feedback_by_user ON feedback (platform, user_id);
+    """,
 ]
 
 

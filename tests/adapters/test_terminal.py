@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
+import signal
 import sys
 from pathlib import Path
 
-from bot.sentences import RATE_LIMITED, TERMINAL_NO_CHANNEL_MODE
+from bot.sentences import RATE_LIMITED, STOPPED_MARK, TERMINAL_NO_CHANNEL_MODE
 from tests.fakes.qwen import FakeQwen, Script, last_user_text
 
 
@@ -190,3 +191,34 @@ async def test_on_a_terminal_answers_are_rendered_as_markdown(qwen: FakeQwen, tm
     assert "**bold**" not in screen and "# Title" not in screen
     assert "\x1b[1mbold\x1b[0m" in screen  # bold, as bold
     assert " • \x1b[0mone" in screen and "qwen>" not in screen
+
+
+async def _read_until(stream: asyncio.StreamReader, marker: str) -> str:
+    seen = ""
+    while marker not in seen:
+        chunk = await asyncio.wait_for(stream.read(100), 20)
+        assert chunk, f"output ended before {marker!r}: {seen!r}"
+        seen += chunk.decode()
+    return seen
+
+
+async def test_ctrl_c_during_an_answer_stops_it_and_a_second_ctrl_c_at_the_prompt_quits(
+        qwen: FakeQwen, tmp_path: Path):
+    qwen.queue(Script(text="one two three four five six seven eight nine ten", delay=0.3))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_"))}
+    environment.update(QWEN_BASE_URL=qwen.base_url, DATABASE_URL=f"sqlite:///{tmp_path / 'chat.db'}")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "chat", cwd=tmp_path, env=environment,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"count to ten\n")
+    await process.stdin.drain()
+    await _read_until(process.stdout, "qwen> one")
+    process.send_signal(signal.SIGINT)
+    shown = await _read_until(process.stdout, STOPPED_MARK.strip())
+    process.send_signal(signal.SIGINT)  # at the prompt: quits
+    rest, _err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 130
+    assert "ten" not in shown + rest.decode()
+    assert len(qwen.chat_requests) == 1

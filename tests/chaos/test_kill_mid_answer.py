@@ -184,11 +184,13 @@ async def test_a_discord_answer_killed_mid_edit_is_closed_remembered_and_followe
     await discord_bot.kill()
     [reply] = fake.replies_to(int(question["id"]))
     assert MARK not in reply["content"]
+    assert reply["components"], "a streaming answer shows its Stop button"
 
     await start_discord(discord_bot, fake)
     await until(lambda: MARK in fake.replies_to(int(question["id"]))[0]["content"], 10,
                 f"the mark:\n{discord_bot.output()}")
     [reply] = fake.replies_to(int(question["id"]))
+    assert reply["components"] == []  # a Stop button would stop nothing now
     await until(lambda: finished(store, "discord"), 10, "the journal entry to be finished")
     turns = (await store.load(entry.key)).turns
     assert [t.role for t in turns] == ["user", "assistant"]
@@ -217,6 +219,8 @@ async def test_a_slash_ask_killed_mid_answer_is_closed_through_its_interaction(
     assert MARK not in shown()
     await start_discord(discord_bot, fake)
     await until(lambda: MARK in shown(), 10, f"the mark:\n{discord_bot.output()}")
+    ids = fake.interaction_messages[f"itoken-{interaction}"]
+    assert all(fake.messages[m]["components"] == [] for m in ids)  # the Stop button went with recovery
     await until(lambda: finished(store, "discord"), 10, "the journal entry to be finished")
     [_, answer] = (await store.load(entry.key)).turns
     assert answer.text and shown().startswith(answer.text)

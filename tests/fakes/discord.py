@@ -3,14 +3,17 @@
 The gateway speaks plain JSON text frames: HELLO, IDENTIFY -> READY (with a loopback
 `resume_gateway_url`) and GUILD_CREATE, heartbeats, RESUME, and whatever dispatches the test sends
 (MESSAGE_CREATE, INTERACTION_CREATE, THREAD_CREATE, THREAD_UPDATE). The REST side keeps every
-message the bot posts, with its edit history, opens threads from messages (THREAD_CREATE follows),
+message the bot posts, with its edit history and its components (buttons), opens threads from
+messages (THREAD_CREATE follows),
 and behaves like Discord where it matters to a bot: content over 2,000 characters is refused with
 Discord's 400 error, and more than `edit_limit` edits within `edit_window` seconds in one channel
 are answered with 429.
 It also works out who a message would have pinged under Discord's allowed-mentions rules.
 Tests can make it misbehave: answer a call with an error (`fail_next`), drop the connection
 instead of answering (`drop_next`), hold a file download (`host_file(hold=...)`) or close the
-gateway with a fatal code at IDENTIFY (`close_identify_with`).
+gateway with a fatal code at IDENTIFY (`close_identify_with`). A user can click a button
+(`click`: INTERACTION_CREATE of type 3 with its custom_id); the interaction callback endpoint takes
+messages (4, 5), deferred updates (6) and message updates (7).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from aiohttp import WSMsgType, web
 DISCORD_EPOCH_MS = 1420070400000
 MAX_CONTENT = 2000
 MANAGE_CHANNELS = 1 << 4
+MANAGE_MESSAGES = 1 << 13
 ALL_PERMISSIONS = (1 << 41) - 1
 EPHEMERAL = 1 << 6
 
@@ -100,6 +104,7 @@ class FakeDiscord:
         self.callbacks: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self.interaction_messages: dict[str, list[int]] = defaultdict(list)  # token -> message ids
         self.interaction_channel: dict[int, int] = {}
+        self.clicked: dict[int, int] = {}  # interaction id -> the message whose button was clicked
         self.files: dict[str, tuple[bytes, str]] = {}
         self.failures: list[Failure] = []
         self.connections: list[Connection] = []
@@ -606,6 +611,49 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", data, guild_id=guild_id)
         return interaction_id
 
+    async def click(
+        self, who: dict[str, Any], message_id: int, custom_id: str, *, permissions: int = 0
+    ) -> int:
+        """`who` clicks the button `custom_id` on a bot message (an INTERACTION_CREATE of type 3)."""
+        message = self.messages[message_id]
+        channel_id = int(message["channel_id"])
+        guild_id = who["guild_id"]
+        interaction_id = self.snowflake()
+        data: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(self.app_id),
+            "type": 3,
+            "token": f"itoken-{interaction_id}",
+            "version": 1,
+            "locale": "en-US",
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "app_permissions": str(ALL_PERMISSIONS),
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "message": message,
+            "channel_id": str(channel_id),
+        }
+        channel = self.channel_payload(channel_id)
+        if guild_id is None:
+            data.update(user=who["user"], context=1,
+                        channel={"id": str(channel_id), "type": 1, "recipients": [who["user"]]})
+        else:
+            data.update(guild_id=str(guild_id), context=0, guild_locale="en-US", channel=channel,
+                        member={**who["member"], "permissions": str(permissions)})
+        self.interaction_channel[interaction_id] = channel_id
+        self.clicked[interaction_id] = message_id
+        await self.dispatch("INTERACTION_CREATE", data, guild_id=guild_id)
+        return interaction_id
+
+    def channel_payload(self, channel_id: int) -> dict[str, Any]:
+        """A guild channel or thread as an interaction carries it."""
+        guild = self.guilds.get(self.channel_guild.get(channel_id, 0), {})
+        for channel in (*guild.get("channels", []), *guild.get("threads", [])):
+            if channel["id"] == str(channel_id):
+                return channel
+        return {"id": str(channel_id), "type": 0}
+
     async def delete_message(self, message_id: int) -> None:
         self.deleted.add(message_id)
         message = self.messages[message_id]
@@ -856,6 +904,7 @@ class FakeDiscord:
             channel_id, self.bot_user, body.get("content") or "", guild_id=guild_id
         )
         message["flags"] = flags | int(body.get("flags") or 0)
+        message["components"] = body.get("components") or []
         reference = body.get("message_reference")
         replied_author = None
         if reference:
@@ -943,6 +992,8 @@ class FakeDiscord:
     def _apply_edit(self, message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         if "content" in body:
             message["content"] = body["content"] or ""
+        if "components" in body:
+            message["components"] = body["components"] or []
         message["edited_timestamp"] = _now_iso()
         self.edits.append(
             Edit(int(message["channel_id"]), int(message["id"]), message["content"], time.monotonic())
@@ -955,6 +1006,9 @@ class FakeDiscord:
         kind = body.get("type")
         data = body.get("data") or {}
         response: dict[str, Any] = {"interaction": {"id": str(interaction_id), "type": 2}}
+        if kind == 7:  # update the clicked message
+            message = self.messages[int(self.clicked[interaction_id])]
+            response["resource"] = {"type": kind, "message": self._apply_edit(message, data)}
         if kind in (4, 5):
             if (error := self._too_long(path, data)) is not None:
                 return error

@@ -14,6 +14,11 @@ The agent view: `app_home_opened`, `app_context_changed` and the older assistant
 delivered like any event; channels have members and history (`conversations.history` newest first,
 capped like Slack caps non-Marketplace apps when `history_cap` is set), and suggested prompts set
 with a `thread_ts` for an agent app are accepted and silently dropped, as Slack does.
+
+Messages keep their blocks as Slack does (`blocks` replaces them, an empty list removes them,
+leaving the field out keeps them; chat.stopStream adds them under the streamed text), and a user
+can click a button: `click` sends the app a `block_actions` payload, signed over HTTP or as an
+`interactive` envelope over Socket Mode.
 """
 
 from __future__ import annotations
@@ -55,6 +60,11 @@ class FakeMessage:
     def block_markdown(self) -> str:
         """The text of the message's `markdown` blocks, which Slack shows instead of `text`."""
         return "".join(str(b.get("text") or "") for b in self.blocks if b.get("type") == "markdown")
+
+    def buttons(self) -> list[dict[str, Any]]:
+        """The interactive elements of its blocks: buttons and feedback buttons."""
+        return [e for b in self.blocks if b.get("type") in ("actions", "context_actions")
+                for e in b.get("elements", [])]
 
     @property
     def visible(self) -> str:
@@ -401,6 +411,36 @@ class FakeSlack:
         delivery.command_id = command_id
         return delivery
 
+    async def click(
+        self, message: FakeMessage, action_id: str, *, user: str = "U0ALICE", positive: bool = True,
+        via: str = "http",
+    ) -> Delivery:
+        """`user` clicks the button `action_id` on a bot message (for feedback buttons, 👍 or 👎)."""
+        element = next(e for e in message.buttons() if e.get("action_id") == action_id)
+        action: dict[str, Any] = {"action_id": action_id, "block_id": "b1", "type": element["type"],
+                                  "action_ts": str(time.time())}
+        if element["type"] == "feedback_buttons":
+            action["value"] = element["positive_button" if positive else "negative_button"]["value"]
+        else:
+            action.update(value=element.get("value"), text=element.get("text"))
+        payload = {
+            "type": "block_actions", "api_app_id": "A0QWEN", "token": "legacy-verification-token",
+            "team": {"id": self.team, "domain": "fake"},
+            "user": {"id": user, "name": self.users.get(user, {}).get("name", user), "team_id": self.team},
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
+                          "is_ephemeral": False, "thread_ts": message.thread_ts},
+            "channel": {"id": message.channel, "name": message.channel.lower()},
+            "message": {"type": "message", "ts": message.ts, "text": message.visible, "user": self.bot_user,
+                        "thread_ts": message.thread_ts, "blocks": message.blocks},
+            "trigger_id": uuid.uuid4().hex,
+            "response_url": f"http://127.0.0.1:{self.port}/response/{uuid.uuid4().hex}",
+            "actions": [action],
+        }
+        if via == "socket":
+            return await self._over_socket("interactive", payload, 0)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return await self._over_http(urlencode({"payload": json.dumps(payload)}), headers, None, None, None)
+
     async def response(self, delivery: Delivery, within: float = 10.0) -> dict[str, Any]:
         """The first message the bot sent to a command's `response_url` (waiting for it)."""
         loop = asyncio.get_running_loop()
@@ -710,6 +750,7 @@ class FakeSlack:
             return {"error": "msg_too_long"}
         message.markdown += str(p.get("markdown_text") or "")
         message.streaming = False
+        message.blocks = _blocks(p) or []
         return {"channel": message.channel, "ts": message.ts, "message": {"ts": message.ts}}
 
     def _m_assistant_threads_setStatus(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -727,3 +768,11 @@ class FakeSlack:
         if not (self.agent_view and p.get("thread_ts")):  # an agent app's call with thread_ts does nothing
             self.suggested_prompts.append(p)
         return {}
+
+
+def _blocks(p: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A call's `blocks` (JSON or, form-encoded, a JSON string); None when it has none."""
+    blocks = p.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return blocks if isinstance(blocks, list) else None

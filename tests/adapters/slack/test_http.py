@@ -157,7 +157,8 @@ async def test_a_failure_inside_bolt_on_a_signed_request_is_a_503_and_one_line(
     statuses = [(await post(http, slack, body, signed(slack, body)))[0] for _ in range(3)]
     assert statuses == [503, 503, 503]
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert lines == ["Slack HTTP: handling a block_actions failed (AttributeError)"]
+    # Which error bolt's matchers stumble on depends on the listeners registered; one line says it.
+    assert len(lines) == 1 and lines[0].startswith("Slack HTTP: handling a block_actions failed (")
     assert no_traceback(caplog)
 
 

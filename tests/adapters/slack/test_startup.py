@@ -84,6 +84,7 @@ def test_manifest_declares_what_the_adapter_uses() -> None:
                   "users:read", "channels:history", "channels:read", "im:history"):
         assert f"- {scope}" in text
     assert "socket_mode_enabled: true" in text
+    assert "interactivity:" in text and "is_enabled: true" in text  # the answers' buttons
 
 
 async def test_streaming_can_be_turned_off(slack, qwen, start_bot) -> None:

@@ -616,3 +616,16 @@ async def test_a_cancelled_reset_leaves_the_store_usable(backend: Backend) -> No
     other = await backend.open()  # another replica can write: nothing was left locked
     assert await other.add_turn(OTHER_CHANNEL, user_turn("from a replica", "m3")) is not None
     assert await store.reset(OTHER_CHANNEL) == 2
+
+
+# -- feedback -----------------------------------------------------------------------------------
+
+async def test_one_vote_per_user_and_answer_the_last_one_counting(store: MemoryStore) -> None:
+    await store.vote(CHANNEL, "answer-to:m1", "u1", 1)
+    await store.vote(CHANNEL, "answer-to:m1", "u1", -1)
+    await store.vote(CHANNEL, "answer-to:m1", "u2", 1)
+    await store.vote(CHANNEL, "answer-to:m2", "u1", 1)
+    await store.vote(THREAD, "answer-to:m3", "u1", -1)
+    assert await store.votes(CHANNEL) == (2, 2)  # the channel's threads count with it
+    assert await store.votes(THREAD) == (0, 1)
+    assert await store.votes(OTHER_CHANNEL) == (0, 0)
