@@ -90,7 +90,7 @@ class MessageSurface(Surface):
             **reference,
             mention_author=False,
             allowed_mentions=NO_PINGS,
-            view=view,  # type: ignore[arg-type]
+            view=view,
         )
 
     async def edit(self, handle: discord.Message, content: str, view: discord.ui.View | None = None) -> None:
