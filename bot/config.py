@@ -6,7 +6,7 @@ validation errors into one readable message per bad setting, for the command lin
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlparse
 
 from pydantic import (
@@ -76,6 +76,14 @@ class Settings(EnvSettings):
     qwen_stall_grace: float = Field(default=3.0, gt=0)
     qwen_rate_limit_wait: float = Field(default=20.0, ge=0)
     log_level: str = "INFO"
+    # Thinking and web search (bot/thinking.py): each conversation's default, and what is sent.
+    qwen_thinking: bool = False
+    qwen_thinking_budget: int | None = Field(default=None, ge=1)
+    qwen_search: bool = False
+    #: JSON, e.g. {"search_strategy": "agent"}; empty: the endpoint's defaults.
+    qwen_search_options: dict[str, Any] = Field(default_factory=dict)
+    #: Seconds the reasoning of a conversation's last answer stays readable (`reasoning`).
+    reasoning_keep_seconds: float = Field(default=3600.0, ge=0)
 
     @field_validator("qwen_api_key", mode="before")
     @classmethod
@@ -132,6 +140,11 @@ class Settings(EnvSettings):
         retries = self.qwen_max_retries
         backoff = sum(min(8.0, 0.5 * 2**attempt) for attempt in range(retries))
         return (retries + 1) * self.qwen_first_token_timeout + backoff
+
+    @property
+    def on_dashscope(self) -> bool:
+        """Whether the endpoint is Model Studio's (DashScope), whose extensions (web search) it has."""
+        return "aliyuncs.com" in self.qwen_base_url
 
     @property
     def api_key(self) -> str:

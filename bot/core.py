@@ -26,6 +26,7 @@ from bot.limits import UserLimit
 from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
 from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished, open_store
+from bot.reasoning import Mind
 from bot.reply import Reply
 from bot.summary import Summariser
 from bot.text import storable
@@ -36,7 +37,6 @@ from bot.types import ChannelMode, ConversationKey, Incoming
 from bot.usage import today
 
 log = logging.getLogger(__name__)
-
 
 
 class Outcome(StrEnum):
@@ -227,8 +227,9 @@ class ConversationCore:
         answer.key, answer.user_id, answer.question = key, incoming.author.id, incoming.message_id
         answer.prompt_tokens, answer.version = context.tokens, snapshot.summary.version
         await _quietly(reply.started())
+        mind = Mind(self.settings, self.store, reply, incoming, conv, model)
         try:
-            failure = await self._generate(reply, context.messages, model, answer)
+            failure = await self._generate(reply, context.messages, mind, model, answer)
         except asyncio.CancelledError:
             # Cancelled from outside (an adapter shutting down on its own): close what is shown.
             if not answer.closed:
@@ -281,7 +282,7 @@ class ConversationCore:
         return outcome
 
     async def _generate(
-        self, reply: Reply, messages: list[dict[str, object]], model: str, answer: Answer
+        self, reply: Reply, messages: list[dict[str, object]], mind: Mind, model: str, answer: Answer
     ) -> str | None:
         """Stream the model's answer into `answer` and `reply`'s updates; a failure is its sentence.
 
@@ -291,7 +292,7 @@ class ConversationCore:
         throttle = Throttle(reply)
 
         async def consume() -> None:
-            async for event in self.llm.stream(messages, model):
+            async for event in mind.route(self.llm.stream(messages, model, options=mind.options)):
                 if isinstance(event, Usage):
                     answer.usage = event
                 else:
@@ -319,7 +320,7 @@ class ConversationCore:
         finally:
             answer.stream.cancel()
             await throttle.close()
-
+            await mind.close()  # its status ends, its reasoning is kept (never in the answer)
 
     # -- crash recovery -----------------------------------------------------------------------
 

@@ -66,6 +66,22 @@ MODE_ALWAYS = "I will now answer every message in this channel."
 MODE_MENTION = "I will now answer only when addressed in this channel."
 MODE_IN_DM = "In DMs I always answer; channel mode applies to channels."
 COMMANDS_HEADING = "Commands:"
+THINKING_SHOWN = "Thinking is **{state}** in this conversation (model `{model}`)."
+THINKING_SET = "Thinking is now **{state}** in this conversation."
+THINKING_ALWAYS = " Note: `{model}` always thinks, whatever this setting says."
+THINKING_NEVER = " Note: `{model}` does not think; choose a thinking model (e.g. a Qwen3 one) with `model`."
+SEARCH_SHOWN = "Web search is **{state}** in this conversation."
+SEARCH_SET = "Web search is now **{state}** in this conversation (each search is billed)."
+SEARCH_UNAVAILABLE = "Web search is not available on this Qwen endpoint (only on Alibaba Cloud Model Studio)."
+ON_OFF = "Say `on` or `off`."
+REASONING_SHOWN = "Reasoning behind my last answer here:\n{text}"
+REASONING_NONE = ("I have no reasoning to show for the last answer here (it did not think, or it was "
+                  "too long ago).")
+REASONING_GONE = "That answer's reasoning is no longer kept."
+REASONING_CUT = "\n… (reasoning cut here)"
+STATUS_THINKING = "Thinking… {seconds} s"
+STATUS_SEARCHING = "Searching the web… {seconds} s"
+SHOW_REASONING = "Show reasoning"
 
 # -- platform idioms -------------------------------------------------------------------------
 # Discord

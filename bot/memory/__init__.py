@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.config import ConfigError
 from bot.memory.base import (
     ConversationSettings,
+    KeptReasoning,
     MemoryStats,
     MemoryStore,
     MemoryUnavailable,
@@ -18,6 +19,7 @@ from bot.memory.base import (
 
 __all__ = [
     "ConversationSettings",
+    "KeptReasoning",
     "MemoryStats",
     "MemoryStore",
     "MemoryUnavailable",

@@ -31,6 +31,7 @@ from bot.memory.pglocks import (
     brief,
     int64,
 )
+from bot.memory.reasoning import reasoning_migration
 from bot.memory.sql import Params, Row, SQLStore, Transaction
 from bot.types import ConversationKey
 
@@ -119,6 +120,8 @@ MIGRATIONS: list[str] = [
     # A budgeted `load` sums the newest turns' tokens with an index-only scan (see sql.py).
     "CREATE INDEX turns_recent ON turns (conversation_id, id) INCLUDE (tokens);"
     " DROP INDEX turns_by_conversation;",
+    # Thinking and search per conversation, and the last answer's reasoning (bot/memory/reasoning.py).
+    reasoning_migration("BIGINT", "DOUBLE PRECISION", "SMALLINT"),
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.

@@ -15,6 +15,7 @@ import aiosqlite
 
 from bot.config import ConfigError
 from bot.memory.base import opened
+from bot.memory.reasoning import reasoning_migration
 from bot.memory.sql import Params, Row, SQLStore, Transaction
 
 #: WAL pages between automatic checkpoints (SQLite's default is 1,000).
@@ -93,6 +94,8 @@ MIGRATIONS: list[str] = [
     """,
     # A budgeted `load` sums the newest turns' tokens from the index alone (see sql.py).
     "CREATE INDEX turns_recent ON turns (conversation_id, id, tokens); DROP INDEX turns_by_conversation;",
+    # Thinking and search per conversation, and the last answer's reasoning (bot/memory/reasoning.py).
+    reasoning_migration("INTEGER", "REAL", "INTEGER"),
 ]
 
 
