@@ -17,10 +17,11 @@ from typing import TextIO
 from bot import commands, sentences
 from bot.config import ConfigError
 from bot.core import ConversationCore, Outcome
-from bot.reply import Reply
+from bot.reply import Reply, Status
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
 QUIT = {"/quit", "/exit"}
+DIM, NORMAL, ERASE_LINE = "\033[2m", "\033[0m", "\033[K"
 #: The terminal's conversations are the user's own: channel settings have no meaning here.
 OFFERED = tuple(command for command in commands.COMMANDS if not command.channel_only)
 HELP = commands.help_text("/", OFFERED, extra=[sentences.TERMINAL_QUIT])
@@ -34,6 +35,7 @@ class TerminalReply(Reply):
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.shown = ""
+        self._status = ""  # the activity of the status line shown, if any
 
     def _show(self, text: str) -> None:
         if not self.shown:
@@ -43,6 +45,19 @@ class TerminalReply(Reply):
         else:  # the text was rewritten; show the whole of it again
             self.out.write("\n" + text)
         self.shown = text
+        self.out.flush()
+
+    async def status(self, status: Status | None) -> None:
+        """A dim line rewritten in place on a terminal; in a pipe, one line per activity."""
+        tty = self.out.isatty()
+        if status is None:
+            if tty and self._status:
+                self.out.write("\r" + ERASE_LINE)
+        elif tty:
+            self.out.write(f"\r{DIM}{status.text}{NORMAL}{ERASE_LINE}")
+        elif status.activity != self._status:
+            self.out.write(f"({status.text})\n")
+        self._status = status.activity if status is not None else ""
         self.out.flush()
 
     async def notice(self, text: str) -> None:
