@@ -80,6 +80,8 @@ class Settings(EnvSettings):
     qwen_thinking: bool = False
     qwen_thinking_budget: int | None = Field(default=None, ge=1)
     qwen_search: bool = False
+    #: Whether the endpoint is Model Studio's (web search works only there); unset: told from the URL.
+    qwen_dashscope: bool | None = None
     #: JSON, e.g. {"search_strategy": "agent"}; empty: the endpoint's defaults.
     qwen_search_options: dict[str, Any] = Field(default_factory=dict)
     #: Seconds the reasoning of a conversation's last answer stays readable (`reasoning`).
@@ -144,6 +146,8 @@ class Settings(EnvSettings):
     @property
     def on_dashscope(self) -> bool:
         """Whether the endpoint is Model Studio's (DashScope), whose extensions (web search) it has."""
+        if self.qwen_dashscope is not None:
+            return self.qwen_dashscope
         return "aliyuncs.com" in self.qwen_base_url
 
     @property
