@@ -257,7 +257,9 @@ async def test_stream_options_go_into_the_request_body(make_settings, qwen: Fake
     assert qwen.flags[-1] == {"enable_thinking": True}
 
 
-async def test_a_non_streaming_call_turns_thinking_off_for_models_that_can_think(make_settings, qwen: FakeQwen):
+async def test_a_non_streaming_call_turns_thinking_off_for_models_that_can_think(
+    make_settings, qwen: FakeQwen
+):
     client = QwenClient(make_settings())
     try:
         await client.complete(MESSAGES_IN, "qwen3.6-plus", 100)

@@ -14,10 +14,9 @@ THINKER = "qwen3-max"
 REASONING = next(command for command in COMMANDS if command.name == "reasoning")
 
 
-async def ask(core: ConversationCore, text: str, key: ConversationKey = KEY, reply: RecordingReply | None = None,
-              message_id: str | None = None) -> RecordingReply:
-    reply = reply or RecordingReply()
-    outcome = await core.handle(Incoming(key, message_id or text, Author("u1", "Ann"), text), reply)
+async def ask(core: ConversationCore, text: str, key: ConversationKey = KEY) -> RecordingReply:
+    reply = RecordingReply()
+    outcome = await core.handle(Incoming(key, text, Author("u1", "Ann"), text), reply)
     assert outcome is Outcome.ANSWERED
     return reply
 
@@ -27,7 +26,9 @@ async def thinking_core(make_settings, **overrides: object) -> ConversationCore:
     return await ConversationCore.start(make_settings(**settings))
 
 
-async def test_reasoning_never_reaches_the_answer_the_memory_or_the_next_prompt(make_settings, qwen: FakeQwen):
+async def test_reasoning_never_reaches_the_answer_the_memory_or_the_next_prompt(
+    make_settings, qwen: FakeQwen
+):
     core = await thinking_core(make_settings)
     try:
         qwen.queue(Script(reasoning="secret musings", text="The answer."))
@@ -117,7 +118,8 @@ async def test_the_reasoning_command_shows_the_last_answers_reasoning(make_setti
     core = await thinking_core(make_settings)
     try:
         assert await core.commands.run(REASONING, "", KEY, "u1") == sentences.REASONING_NONE
-        qwen.queue(Script(reasoning="first thought", text="One."), Script(reasoning="second thought", text="Two."))
+        qwen.queue(Script(reasoning="first thought", text="One."),
+                   Script(reasoning="second thought", text="Two."))
         await ask(core, "q1")
         reply = await ask(core, "q2")
         shown = await core.commands.run(REASONING, "", KEY, "u1")

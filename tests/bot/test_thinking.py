@@ -5,7 +5,8 @@ import pytest
 from bot.memory import ConversationSettings
 from bot.thinking import Thinks, not_thinking, request_options, thinks
 
-ON, OFF, UNSET = ConversationSettings(thinking=True), ConversationSettings(thinking=False), ConversationSettings()
+ON, OFF = ConversationSettings(thinking=True), ConversationSettings(thinking=False)
+UNSET = ConversationSettings()
 
 
 @pytest.mark.parametrize(("model", "group"), [
@@ -47,7 +48,8 @@ def test_search_is_sent_with_its_options_on_dashscope_only(make_settings):
     wanted = ConversationSettings(search=True)
     options = {"search_strategy": "agent"}
     dashscope = make_settings(qwen_dashscope=True, qwen_search_options=options)
-    assert request_options(dashscope, wanted, "qwen-max") == {"enable_search": True, "search_options": options}
+    assert request_options(dashscope, wanted, "qwen-max") == {
+        "enable_search": True, "search_options": options}
     assert request_options(make_settings(qwen_search_options=options), wanted, "qwen-max") == {}
     assert request_options(make_settings(qwen_dashscope=True, qwen_search=True), UNSET, "qwen-max") == {
         "enable_search": True}
