@@ -577,6 +577,28 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", data, guild_id=guild_id)
         return interaction_id
 
+    async def click(self, who: dict[str, Any], message_id: int, custom_id: str) -> int:
+        """`who` clicks the button `custom_id` under the bot's message `message_id`."""
+        message = self.messages[message_id]
+        channel_id, guild_id = int(message["channel_id"]), who.get("guild_id")
+        interaction_id = self.snowflake()
+        data: dict[str, Any] = {
+            "id": str(interaction_id), "application_id": str(self.app_id), "type": 3,
+            "token": f"itoken-{interaction_id}", "version": 1, "locale": "en-US",
+            "app_permissions": str(ALL_PERMISSIONS), "entitlements": [], "authorizing_integration_owners": {},
+            "attachment_size_limit": 10 * 1024 * 1024, "message": message, "channel_id": str(channel_id),
+            "data": {"custom_id": custom_id, "component_type": 2},
+        }
+        if guild_id is None:
+            data.update(user=who["user"], context=1,
+                        channel={"id": str(channel_id), "type": 1, "recipients": [who["user"]]})
+        else:
+            data.update(guild_id=str(guild_id), context=0, member={**who["member"], "permissions": "0"},
+                        channel={"id": str(channel_id), "type": 0, "guild_id": str(guild_id)})
+        self.interaction_channel[interaction_id] = channel_id
+        await self.dispatch("INTERACTION_CREATE", data, guild_id=guild_id)
+        return interaction_id
+
     async def delete_message(self, message_id: int) -> None:
         self.deleted.add(message_id)
         message = self.messages[message_id]
@@ -886,6 +908,8 @@ class FakeDiscord:
     def _apply_edit(self, message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         if "content" in body:
             message["content"] = body["content"] or ""
+        if "components" in body:
+            message["components"] = body["components"]
         message["edited_timestamp"] = _now_iso()
         self.edits.append(
             Edit(int(message["channel_id"]), int(message["id"]), message["content"], time.monotonic())
