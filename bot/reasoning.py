@@ -48,6 +48,7 @@ class Mind:
         self._activity = ""
         self._since = 0.0
         self._over = asyncio.Event()
+        self._wake = asyncio.Event()  # the activity changed, or the status is over
         self._ticker: asyncio.Task[None] | None = None
 
     async def route(self, events: AsyncIterator[str | Usage | Reasoning]) -> AsyncIterator[str | Usage]:
@@ -88,21 +89,23 @@ class Mind:
 
     def _show(self, activity: str) -> None:
         self._activity, self._since = activity, self.clock()
+        self._wake.set()  # a new activity is shown at once
         if self._ticker is None and not self._over.is_set():
             self._ticker = asyncio.create_task(self._tick())
 
     async def _tick(self) -> None:
-        while True:
+        while not self._over.is_set():
+            self._wake.clear()
             seconds = int(self.clock() - self._since)
             await _quietly(self.reply.status(Status(self._activity, seconds)))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(TICK):
-                    await self._over.wait()
-                    return
+                    await self._wake.wait()
 
     async def _end_status(self) -> None:
         """Stop the ticker; a status write under way ends first, so it cannot land after the text."""
         self._over.set()
+        self._wake.set()
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             await asyncio.wait({ticker})

@@ -30,9 +30,14 @@ class Status:
     seconds: int
 
     @property
+    def label(self) -> str:
+        """The activity alone, e.g. "Thinking…"."""
+        return sentences.STATUS_SEARCHING if self.activity == "searching" else sentences.STATUS_THINKING
+
+    @property
     def text(self) -> str:
-        template = sentences.STATUS_SEARCHING if self.activity == "searching" else sentences.STATUS_THINKING
-        return template.format(seconds=self.seconds)
+        """The activity and its seconds, e.g. "Thinking… 12 s"."""
+        return sentences.STATUS_SECONDS.format(activity=self.label, seconds=self.seconds)
 
 
 class Reply(ABC):

@@ -79,8 +79,10 @@ REASONING_NONE = ("I have no reasoning to show for the last answer here (it did 
                   "too long ago).")
 REASONING_GONE = "That answer's reasoning is no longer kept."
 REASONING_CUT = "\n… (reasoning cut here)"
-STATUS_THINKING = "Thinking… {seconds} s"
-STATUS_SEARCHING = "Searching the web… {seconds} s"
+STATUS_THINKING = "Thinking…"
+STATUS_SEARCHING = "Searching the web…"
+STATUS_SECONDS = "{activity} {seconds} s"
+SLACK_STATUS_SEARCHING = "is searching the web…"
 SHOW_REASONING = "Show reasoning"
 
 # -- platform idioms -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.render import STREAM_LIMIT, mrkdwn_pieces, settled, to_mrkdwn, to_stream_markdown
 from adapters.slack.status import STREAMING_UNAVAILABLE, Capabilities, error_code, set_status
+from bot import sentences
 from bot.limits import Window
 from bot.render import FENCE, close, cut_point, open_fence
 from bot.reply import Reply, Status
@@ -102,7 +103,8 @@ class SlackReply(Reply):
             self._activity = status.activity
             if self._status_task is not None:
                 await asyncio.wait({self._status_task}, timeout=STATUS_WAIT)
-            if await self._set_status(status.text, [status.text]):
+            said = sentences.SLACK_STATUS_SEARCHING if status.activity == "searching" else THINKING
+            if await self._set_status(said, [status.label]):
                 return
         # Streamed text cannot be taken back: a status line means this answer edits its message.
         self._stream = False

@@ -110,7 +110,7 @@ async def test_input_that_is_not_utf8_is_answered_not_refused(qwen: FakeQwen, tm
 async def test_while_the_model_thinks_a_status_line_says_so_and_reasoning_shows_on_demand(
     qwen: FakeQwen, tmp_path: Path
 ):
-    qwen.queue(Script(reasoning="weigh the options", text="Forty-two."))
+    qwen.queue(Script(reasoning="weigh the options", reasoning_delay=0.1, text="Forty-two."))
     _code, out, _ = await chat(qwen, tmp_path, "/thinking on\nmeaning of life?\n/reasoning\n",
                                QWEN_MODEL="qwen3-max")
     lines = out.splitlines()

@@ -77,6 +77,7 @@ async def test_a_click_on_an_older_answers_button_says_its_reasoning_is_gone(mak
     await fake.wait_for(lambda: buttons(older))
     second = await fake.say(world["alice"], f"{at(fake)} two", channel_id=world["general"])
     await answer_to(fake, second, "Two.")
+    await fake.wait_for(lambda: buttons(fake.replies_to(int(second["id"]))[-1]))  # its reasoning is kept
     click = await fake.click(world["alice"], int(older["id"]), buttons(older)[0]["custom_id"])
     await fake.wait_for(lambda: fake.callbacks[click])
     assert fake.callbacks[click][0]["data"]["content"] == sentences.REASONING_GONE
@@ -94,6 +95,7 @@ async def test_the_reasoning_command_answers_privately(make_bot, fake, world, qw
     qwen.queue(Script(reasoning="deliberation", text="Sure."))
     msg = await fake.say(world["alice"], f"{at(fake)} ok?", channel_id=world["general"])
     await answer_to(fake, msg, "Sure.")
+    await fake.wait_for(lambda: buttons(fake.replies_to(int(msg["id"]))[-1]))
     command = await fake.interact(world["bob"], "reasoning", channel_id=world["general"])
     await fake.wait_for(lambda: fake.callbacks[command])
     response = fake.callbacks[command][0]["data"]
