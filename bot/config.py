@@ -6,6 +6,7 @@ validation errors into one readable message per bad setting, for the command lin
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlparse
 
@@ -26,6 +27,16 @@ DASHSCOPE_MODELS = ["qwen-max", "qwen-plus", "qwen-turbo"]
 def split_commas(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def json_object(value: object) -> object:
+    """A JSON object written in the environment, as a dict; anything else is a readable error."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value or "{}")
+        except json.JSONDecodeError:
+            raise ValueError('must be a JSON object such as {"search_strategy": "agent"}') from None
     return value
 
 
@@ -83,7 +94,8 @@ class Settings(EnvSettings):
     #: Whether the endpoint is Model Studio's (web search works only there); unset: told from the URL.
     qwen_dashscope: bool | None = None
     #: JSON, e.g. {"search_strategy": "agent"}; empty: the endpoint's defaults.
-    qwen_search_options: dict[str, Any] = Field(default_factory=dict)
+    qwen_search_options: Annotated[dict[str, Any], NoDecode, BeforeValidator(json_object)] = Field(
+        default_factory=dict)
     #: Seconds the reasoning of a conversation's last answer stays readable (`reasoning`).
     reasoning_keep_seconds: float = Field(default=3600.0, ge=0)
 

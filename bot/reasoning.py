@@ -56,14 +56,14 @@ class Mind:
         if self.searching:
             self._show("searching")
         async for event in events:
-            if event.__class__ is Reasoning:
+            if isinstance(event, Reasoning):
                 self._add(event.text)
                 if self._activity != "thinking":
                     self._show("thinking")
                 continue
-            if self._ticker is not None and event.__class__ is str:
+            if self._ticker is not None and isinstance(event, str):
                 await self._end_status()
-            yield event  # type: ignore[misc]
+            yield event
 
     async def close(self) -> None:
         """The answer is over (however it ended): end the status and keep the reasoning."""
