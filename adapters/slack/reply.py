@@ -317,6 +317,7 @@ class SlackReply(Reply):
         return await set_status(self.quick_client, self.channel, self.thread_ts or "", self.capabilities,
                                 status, loading)
 
+
 def _retry_after(exc: SlackApiError) -> float:
     headers = getattr(exc.response, "headers", None) or {}
     for name, value in headers.items():
