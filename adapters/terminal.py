@@ -32,13 +32,14 @@ from bot import commands, sentences
 from bot.config import ConfigError
 from bot.core import ConversationCore, Outcome
 from bot.lifecycle import within
-from bot.reply import Reply
+from bot.reply import Reply, Status
 from bot.types import Author, ConversationKey, Incoming, Trigger
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 QUIT = {"/quit", "/exit"}
+DIM, NORMAL, ERASE_LINE = "\033[2m", "\033[0m", "\033[K"
 #: The terminal's conversations are the user's own: channel settings have no meaning here.
 OFFERED = tuple(command for command in commands.COMMANDS if not command.channel_only)
 HELP = commands.help_text("/", OFFERED, extra=[sentences.TERMINAL_QUIT], platform="terminal")
@@ -64,6 +65,7 @@ class TerminalReply(Reply):
             # Redrawing the whole Markdown at every token would cost more than it shows.
             self.update_interval = MARKDOWN_INTERVAL
         self.shown = ""
+        self._status = ""  # the activity of the status line shown, if any
 
     def _show(self, text: str) -> None:
         if self.view is not None:
@@ -84,6 +86,19 @@ class TerminalReply(Reply):
             return
         self.errors.write(text + "\n")
         self.errors.flush()
+
+    async def status(self, status: Status | None) -> None:
+        """A dim line rewritten in place on a terminal; in a pipe, one line per activity."""
+        tty = self.out.isatty()
+        if status is None:
+            if tty and self._status:
+                self.out.write("\r" + ERASE_LINE)
+        elif tty:
+            self.out.write(f"\r{DIM}{status.text}{NORMAL}{ERASE_LINE}")
+        elif status.activity != self._status:
+            self.out.write(f"({status.text})\n")
+        self._status = status.activity if status is not None else ""
+        self.out.flush()
 
     async def notice(self, text: str) -> None:
         self._note(f"({text})", "dim")

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from bot import sentences
+from bot import reasoning, sentences
 from bot.budgets import Budgets
 from bot.config import Settings
 from bot.lifecycle import Lifecycle, within
 from bot.memory import MemoryStore, Tokens
 from bot.sentences import plural
 from bot.text import storable
+from bot.thinking import Thinks, search_wanted, thinking_wanted, thinks
 from bot.threads import effective_settings
 from bot.types import ChannelMode, ConversationKey
 from bot.usage import today
@@ -74,6 +75,11 @@ COMMANDS: tuple[Command, ...] = (
             arg_help="mention: only when addressed; always: every message; thread: a thread per question",
             choices=tuple(mode.value for mode in ChannelMode), changes="with_arg", channel_only=True),
     Command("stop", "Stop the answer I'm writing here", moderated=True),
+    Command("thinking", "Let the model think before it answers here (slower, often better)", arg="state",
+            arg_help="on or off; leave empty to show it", choices=("on", "off"), changes="with_arg"),
+    Command("search", "Let the model search the web when it answers here", arg="state",
+            arg_help="on or off; leave empty to show it", choices=("on", "off"), changes="with_arg"),
+    Command("reasoning", "How the model reasoned its way to the last answer here"),
 )
 _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *command.aliases)}
 
@@ -96,6 +102,11 @@ def help_text(prefix: str, commands: Iterable[Command] = COMMANDS, extra: Iterab
     lines += [f"• `{command.usage(prefix)}`: {command.describe(platform)}" for command in commands]
     lines += [f"• {line}" for line in extra]
     return "\n".join(lines)
+
+
+def _switch(state: str) -> bool | None:
+    """"on" or "off" as a bool; None for anything else."""
+    return {"on": True, "off": False}.get(state.strip().lower())
 
 
 def _tokens(t: Tokens) -> str:
@@ -204,6 +215,37 @@ class Commands:
         return {ChannelMode.ALWAYS: sentences.MODE_ALWAYS, ChannelMode.THREAD: sentences.MODE_THREAD}.get(
             chosen, sentences.MODE_MENTION)
 
+    async def thinking(self, key: ConversationKey, state: str | None = None) -> str:
+        conv = await effective_settings(self.store, key)
+        model = self.settings.model_for(conv.model)
+        if state is not None and state.strip():
+            switch = _switch(state)
+            if switch is None:
+                return sentences.ON_OFF
+            conv = await self.store.update_settings(key, switches={"thinking": switch})
+            text = sentences.THINKING_SET.format(state=state.strip().lower())
+        else:
+            wanted = thinking_wanted(self.settings, conv)
+            text = sentences.THINKING_SHOWN.format(state="on" if wanted else "off", model=model)
+        group = thinks(model)
+        if group is Thinks.ALWAYS:
+            text += sentences.THINKING_ALWAYS.format(model=model)
+        elif group is Thinks.NEVER and thinking_wanted(self.settings, conv):
+            text += sentences.THINKING_NEVER.format(model=model)
+        return text
+
+    async def search(self, key: ConversationKey, state: str | None = None) -> str:
+        if not self.settings.on_dashscope:
+            return sentences.SEARCH_UNAVAILABLE
+        if state is None or not state.strip():
+            wanted = search_wanted(self.settings, await effective_settings(self.store, key))
+            return sentences.SEARCH_SHOWN.format(state="on" if wanted else "off")
+        switch = _switch(state)
+        if switch is None:
+            return sentences.ON_OFF
+        await self.store.update_settings(key, switches={"search": switch})
+        return sentences.SEARCH_SET.format(state=state.strip().lower())
+
     async def run(
         self, command: Command, arg: str, key: ConversationKey, user_id: str, *, space: str = "server",
         moderator: bool = False,
@@ -218,5 +260,8 @@ class Commands:
             "forget-me": lambda: self.forget_me(key.platform, user_id),
             "channel-mode": lambda: self.channel_mode(key, arg or None),
             "stop": lambda: self.stop(key, user_id, anyone=moderator),
+            "thinking": lambda: self.thinking(key, arg or None),
+            "search": lambda: self.search(key, arg or None),
+            "reasoning": lambda: reasoning.shown(self.settings, self.store, key),
         }
         return await handlers[command.name]()

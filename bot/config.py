@@ -6,8 +6,9 @@ validation errors into one readable message per bad setting, for the command lin
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlparse
 
 from pydantic import (
@@ -29,6 +30,16 @@ DASHSCOPE_MODELS = ["qwen-max", "qwen-plus", "qwen-turbo"]
 def split_commas(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def json_object(value: object) -> object:
+    """A JSON object written in the environment, as a dict; anything else is a readable error."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value or "{}")
+        except json.JSONDecodeError:
+            raise ValueError('must be a JSON object such as {"search_strategy": "agent"}') from None
     return value
 
 
@@ -100,6 +111,17 @@ class Settings(EnvSettings):
     #: What `qwenbot run` does when one platform cannot start or crashes: stop them all (exit
     #: non-zero, for the orchestrator to restart) or carry on with the others (bot/supervisor.py).
     on_platform_failure: OnFailure = OnFailure.STOP
+    # Thinking and web search (bot/thinking.py): each conversation's default, and what is sent.
+    qwen_thinking: bool = False
+    qwen_thinking_budget: int | None = Field(default=None, ge=1)
+    qwen_search: bool = False
+    #: Whether the endpoint is Model Studio's (web search works only there); unset: told from the URL.
+    qwen_dashscope: bool | None = None
+    #: JSON, e.g. {"search_strategy": "agent"}; empty: the endpoint's defaults.
+    qwen_search_options: Annotated[dict[str, Any], NoDecode, BeforeValidator(json_object)] = Field(
+        default_factory=dict)
+    #: Seconds the reasoning of a conversation's last answer stays readable (`reasoning`).
+    reasoning_keep_seconds: float = Field(default=3600.0, ge=0)
 
     @field_validator("qwen_api_key", "metrics_port", "daily_tokens_per_user", "daily_tokens_per_conversation",
                      "daily_tokens_per_space", mode="before")
@@ -169,6 +191,13 @@ class Settings(EnvSettings):
         retries = self.qwen_max_retries
         backoff = sum(min(8.0, 0.5 * 2**attempt) for attempt in range(retries))
         return (retries + 1) * self.qwen_first_token_timeout + backoff
+
+    @property
+    def on_dashscope(self) -> bool:
+        """Whether the endpoint is Model Studio's (DashScope), whose extensions (web search) it has."""
+        if self.qwen_dashscope is not None:
+            return self.qwen_dashscope
+        return "aliyuncs.com" in self.qwen_base_url
 
     @property
     def api_key(self) -> str:

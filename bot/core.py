@@ -28,6 +28,7 @@ from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
 from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished, open_store
 from bot.metrics import MeteredReply, count_tokens
+from bot.reasoning import Mind
 from bot.reply import Reply
 from bot.summary import Summariser
 from bot.text import storable
@@ -38,7 +39,6 @@ from bot.types import ChannelMode, ConversationKey, Incoming
 from bot.usage import today
 
 log = logging.getLogger(__name__)
-
 
 
 class Outcome(StrEnum):
@@ -241,8 +241,9 @@ class ConversationCore:
         model = self.settings.model_for(conv.model, vision=bool(images))
         answer.prompt_tokens, answer.version, answer.model = context.tokens, snapshot.summary.version, model
         await _quietly(reply.started())
+        mind = Mind(self.settings, self.store, reply, incoming, conv, model)
         try:
-            failure = await self._generate(reply, context.messages, model, answer)
+            failure = await self._generate(reply, context.messages, mind, model, answer)
         except asyncio.CancelledError:
             # Cancelled from outside (an adapter shutting down on its own): close what is shown.
             if not answer.closed:
@@ -296,7 +297,7 @@ class ConversationCore:
         return outcome
 
     async def _generate(
-        self, reply: Reply, messages: list[dict[str, object]], model: str, answer: Answer
+        self, reply: Reply, messages: list[dict[str, object]], mind: Mind, model: str, answer: Answer
     ) -> str | None:
         """Stream the model's answer into `answer` and `reply`'s updates; a failure is its sentence.
 
@@ -306,7 +307,7 @@ class ConversationCore:
         throttle = Throttle(reply)
 
         async def consume() -> None:
-            async for event in self.llm.stream(messages, model):
+            async for event in mind.route(self.llm.stream(messages, model, options=mind.options)):
                 if isinstance(event, Usage):
                     answer.usage = event
                 else:
@@ -334,7 +335,7 @@ class ConversationCore:
         finally:
             answer.stream.cancel()
             await throttle.close()
-
+            await mind.close()  # its status ends, its reasoning is kept (never in the answer)
 
     # -- crash recovery -----------------------------------------------------------------------
 

@@ -28,9 +28,10 @@ from openai import AsyncOpenAI
 from bot import metrics, sentences
 from bot.config import Settings
 from bot.slots import CallSlots
-from bot.sse import DONE, SSEDecoder, StreamErrorEvent, StreamFault, Usage, chunk_events
+from bot.sse import DONE, Reasoning, SSEDecoder, StreamErrorEvent, StreamFault, Usage, chunk_events
+from bot.thinking import not_thinking
 
-__all__ = ["MESSAGES", "LLMError", "QwenClient", "StreamInterrupted", "Usage", "classify"]
+__all__ = ["MESSAGES", "LLMError", "QwenClient", "Reasoning", "StreamInterrupted", "Usage", "classify"]
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +165,14 @@ class QwenClient:
         await self.client.close()
 
     async def stream(
-        self, messages: Sequence[dict[str, Any]], model: str, *, max_tokens: int | None = None
-    ) -> AsyncIterator[str | Usage]:
-        """Yield text deltas, then one `Usage` if the server reports it."""
+        self, messages: Sequence[dict[str, Any]], model: str, *, max_tokens: int | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> AsyncIterator[str | Usage | Reasoning]:
+        """Yield reasoning and text deltas, then one `Usage` if the server reports it. `options` go
+        into the request body as they are (thinking and search flags, see bot/thinking.py)."""
         async with self.slots.call() as slot, AsyncExitStack() as stack:
             sent = time.perf_counter()
-            body, decoder, payloads = await self._connect(stack, messages, model, max_tokens)
+            body, decoder, payloads = await self._connect(stack, messages, model, max_tokens, options or {})
             slot.started()
             metrics.FIRST_TOKEN.labels(model).observe(time.perf_counter() - sent)
             # The hot loop: one orjson parse per chunk, no SDK models, no task per read.
@@ -200,7 +203,7 @@ class QwenClient:
 
     async def _connect(
         self, stack: AsyncExitStack, messages: Sequence[dict[str, Any]], model: str,
-        max_tokens: int | None,
+        max_tokens: int | None, options: dict[str, Any],
     ) -> tuple[AsyncIterator[bytes], SSEDecoder, list[bytes] | None]:
         """Open the stream and read its first event, retrying within the first-token budget."""
         settings = self.settings
@@ -214,7 +217,7 @@ class QwenClient:
                     async with asyncio.timeout_at(
                         min(deadline, loop.time() + settings.qwen_first_token_timeout)
                     ):
-                        opened = await self._open(attempt, messages, model, max_tokens)
+                        opened = await self._open(attempt, messages, model, max_tokens, options)
                 except (TimeoutError, openai.OpenAIError, _TransportError) as exc:
                     failure = classify(exc, model)
                     pause = self._retry_pause(exc, failure, retries, deadline - loop.time(), rate_wait_left)
@@ -233,7 +236,7 @@ class QwenClient:
 
     async def _open(
         self, stack: AsyncExitStack, messages: Sequence[dict[str, Any]], model: str,
-        max_tokens: int | None,
+        max_tokens: int | None, options: dict[str, Any],
     ) -> tuple[AsyncIterator[bytes], SSEDecoder, list[bytes] | None]:
         """Send the request and read until the first event; `None` payloads: the body ended."""
         response = await stack.enter_async_context(
@@ -243,7 +246,7 @@ class QwenClient:
                 # plain chat messages yet cost 70 % of a short turn's CPU; `extra_body` is sent as is
                 # and replaces this empty list in the request body.
                 messages=[],
-                extra_body={"messages": list(messages)},
+                extra_body={**options, "messages": list(messages)},
                 stream=True,
                 stream_options={"include_usage": True},
                 max_completion_tokens=max_tokens or self.settings.max_output_tokens,
@@ -285,8 +288,8 @@ class QwenClient:
                     model=model,
                     messages=list(messages),  # type: ignore[arg-type]
                     max_completion_tokens=max_tokens,
-                    # Qwen3 hybrid models reject non-streaming calls with thinking on.
-                    extra_body={"enable_thinking": False} if model.startswith("qwen3") else None,
+                    # Models that may think reject non-streaming calls with thinking on.
+                    extra_body=not_thinking(model),
                 )
             except openai.OpenAIError as exc:
                 raise _counted(classify(exc, model), model) from exc

@@ -4,6 +4,10 @@ The core calls `partial` with the whole text so far (never a delta), at most onc
 `update_interval` seconds, then exactly one of `finish` or `fail`. Adapters decide how text
 reaches their platform: editing messages, streaming APIs, or printing.
 
+While the model searches the web or reasons before its answer, the core calls `status` about
+once a second with what it is doing and for how long (then `None` when the answer's text
+begins); adapters show it in their idiom, under the same write budgets as the answer.
+
 For crash recovery an adapter also says where its answer is shown: `where` returns a JSON-able
 description only that adapter reads back (channel, message ids, ...), and the adapter calls
 `moved` after each write that changes it (the first visible one above all).
@@ -13,6 +17,27 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot import sentences
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the model is doing before it answers: "searching" or "thinking", for `seconds`."""
+
+    activity: str
+    seconds: int
+
+    @property
+    def label(self) -> str:
+        """The activity alone, e.g. "Thinking…"."""
+        return sentences.STATUS_SEARCHING if self.activity == "searching" else sentences.STATUS_THINKING
+
+    @property
+    def text(self) -> str:
+        """The activity and its seconds, e.g. "Thinking… 12 s"."""
+        return sentences.STATUS_SECONDS.format(activity=self.label, seconds=self.seconds)
 
 
 class Reply(ABC):
@@ -35,6 +60,13 @@ class Reply(ABC):
 
     async def started(self) -> None:
         """The model was called; a good moment for a typing indicator or a status line."""
+        return None
+
+    #: Set before `finish` when the answer's reasoning was kept: what the `reasoning:` button names.
+    reasoning_ref: str | None = None
+
+    async def status(self, status: Status | None) -> None:
+        """The model is searching or thinking (see `Status`); None: that is over, the text begins."""
         return None
 
     async def notice(self, text: str) -> None:

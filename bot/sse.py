@@ -24,6 +24,13 @@ class Usage:
     completion_tokens: int
 
 
+@dataclass(frozen=True)
+class Reasoning:
+    """A piece of the model's reasoning (`reasoning_content`): shown as a status, never as the answer."""
+
+    text: str
+
+
 class StreamFault(Exception):
     """The stream sent something that is not a chat completion chunk; the message says what."""
 
@@ -70,8 +77,8 @@ class SSEDecoder:
         return payloads
 
 
-def chunk_events(payload: bytes) -> list[str | Usage]:
-    """The text deltas and usage in one chunk; raises `StreamFault` or `StreamErrorEvent`."""
+def chunk_events(payload: bytes) -> list[str | Usage | Reasoning]:
+    """The text and reasoning deltas and usage in one chunk; raises `StreamFault` or `StreamErrorEvent`."""
     try:
         chunk = orjson.loads(payload)
     except orjson.JSONDecodeError:
@@ -81,7 +88,7 @@ def chunk_events(payload: bytes) -> list[str | Usage]:
     error = chunk.get("error")
     if error:
         raise StreamErrorEvent(error if isinstance(error, dict) else {"message": str(error)})
-    events: list[str | Usage] = []
+    events: list[str | Usage | Reasoning] = []
     choices = chunk.get("choices")
     usage = chunk.get("usage")
     if choices is None:
@@ -98,7 +105,10 @@ def chunk_events(payload: bytes) -> list[str | Usage]:
                 continue
             if type(delta) is not dict:
                 raise StreamFault("a delta that is not an object")
-            # Qwen3's reasoning_content is never shown and never sent back; only content counts.
+            # Reasoning comes before the answer; it is never stored or sent back (bot/reasoning.py).
+            thought = delta.get("reasoning_content")
+            if thought and type(thought) is str:
+                events.append(Reasoning(thought))
             content = delta.get("content")
             if content:
                 if type(content) is not str:

@@ -1,5 +1,6 @@
-"""Threads: they follow their channel's persona and model, field by field, until they set their own;
-and the threads the bot opened itself are remembered, so it answers in them across restarts.
+"""Threads: they follow their channel's persona, model, thinking and search, field by field, until
+they set their own; and the threads the bot opened itself are remembered, so it answers in them
+across restarts.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ async def effective_settings(
     """The settings a turn in `key` uses; `own` saves a read when the caller has them already."""
     if own is None:
         own = await store.settings(key)
-    if key.thread is None or (own.persona and own.model):
+    if key.thread is None or (own.persona and own.model and None not in (own.thinking, own.search)):
         return own
     parent = await store.settings(dataclasses.replace(key, thread=None))
-    return dataclasses.replace(own, persona=own.persona or parent.persona, model=own.model or parent.model)
+    return dataclasses.replace(
+        own, persona=own.persona or parent.persona, model=own.model or parent.model,
+        thinking=parent.thinking if own.thinking is None else own.thinking,
+        search=parent.search if own.search is None else own.search,
+    )
 
 
 class OpenedThreads:

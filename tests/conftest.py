@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import Settings
 from bot.core import ConversationCore
-from bot.reply import Reply
+from bot.reply import Reply, Status
 from tests.fakes.qwen import FakeQwen
 
 pytest_plugins = ["tests.processes"]  # `processes`: the bot as real processes, stopped afterwards
@@ -68,15 +68,22 @@ class RecordingReply(Reply):
         self.final: str | None = None
         self.failure: str | None = None
         self.started_called = False
+        self.statuses: list[Status | None] = []
+        self.events: list[str] = []  # "status", "partial" in the order they came
 
     async def started(self) -> None:
         self.started_called = True
+
+    async def status(self, status: Status | None) -> None:
+        self.statuses.append(status)
+        self.events.append("status")
 
     async def notice(self, text: str) -> None:
         self.notices.append(text)
 
     async def partial(self, text: str) -> None:
         self.partials.append(text)
+        self.events.append("partial")
 
     async def finish(self, text: str) -> None:
         self.final = text

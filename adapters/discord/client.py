@@ -21,6 +21,7 @@ from discord import app_commands
 from adapters.discord import buttons, commands, recovery, threads
 from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
+from adapters.discord.reasoning import ReasoningButton
 from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, Surface
 from bot import metrics, sentences
 from bot.attachments import classify
@@ -80,6 +81,7 @@ class _Behaviour:
         self.budget: Window = MemoryWindow(settings.discord_channel_edits, settings.discord_edit_window)
         self.tree = app_commands.CommandTree(self)
         commands.install(self.tree, self)
+        cast(discord.Client, self).add_dynamic_items(ReasoningButton)  # "Show reasoning" clicks
         self._ready_callback = on_ready
         self._modes: dict[ConversationKey, tuple[ChannelMode, float]] = {}
         self._mode_changes = 0

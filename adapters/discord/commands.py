@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.parse import bot_role_id, key_for, resolve_mentions
+from adapters.discord.reasoning import send_private
 from adapters.discord.reply import NO_PINGS, DiscordReply, InteractionSurface
 from bot import commands as registry
 from bot import sentences
@@ -115,11 +116,11 @@ def install(tree: app_commands.CommandTree[Any], bot: Host) -> None:
         work = asyncio.ensure_future(run(conversation_of(interaction)))
         done, _ = await asyncio.wait({work}, timeout=ANSWER_WITHIN)
         if work in done:
-            await private(interaction, work.result())
+            await send_private(interaction, work.result())
             return
         # Discord drops an interaction left unanswered for 3 s: show "thinking…", answer when ready.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await interaction.edit_original_response(content=(await work)[:2000], allowed_mentions=NO_PINGS)
+        await send_private(interaction, await work)
 
     async def run_command(interaction: discord.Interaction, command: registry.Command, arg: str) -> None:
         if command.channel_only and interaction.guild_id is None:

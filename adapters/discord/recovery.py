@@ -36,6 +36,10 @@ async def finish(client: discord.Client, entry: Unfinished) -> None:
         return
     try:
         if not ids or not entry.text.strip():
+            if ids and webhook is None:  # only a status line ("Thinking… 12 s") was shown: it says so
+                stopped = render.failure(sentences.STOPPED_BEFORE_ANSWER)
+                await channel.get_partial_message(ids[0]).edit(content=stopped, allowed_mentions=NO_PINGS)
+                return
             await _say_stopped(channel, webhook, place)
             return
         chunks = render.messages(entry.text + sentences.INTERRUPTED_MARK)

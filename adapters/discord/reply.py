@@ -25,9 +25,9 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters.discord import components, render
+from adapters.discord import components, reasoning, render
 from bot.limits import Window
-from bot.reply import Reply
+from bot.reply import Reply, Status
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +200,18 @@ class DiscordReply(Reply):
         self.text = text
         self._want(render.messages(text), final=False)
 
+    async def status(self, status: Status | None) -> None:
+        # In the answer's message until its text begins, paced like any edit of it.
+        if status is not None and not self.text:
+            self._want([render.notice(status.text)], final=False)
+
     async def finish(self, text: str) -> None:
         self._want(render.messages(text), final=True, controls="finished")
         await self._done()
+        if self.reasoning_ref is not None and self.shown and not self._dead:
+            await self.budget.acquire(self.surface.channel_id, max_wait=self.edit_interval)
+            await reasoning.attach(self.shown[-1].handle, self.reasoning_ref,
+                                   components.view(self.shown[-1].controls, self.surface.question))
 
     async def fail(self, message: str) -> None:
         self._want([render.failure(message)], final=True, controls="")

@@ -3,7 +3,8 @@
 The journal entry's `place` is what `SlackReply.where` reported: the channel, the thread, and each
 message with whether its stream is still open. An open stream is stopped with the interrupted
 mark; a posted answer (or a stream Slack already closed) is rewritten with the saved text and the
-mark; an answer with nothing shown gets the "stopped before I could answer" sentence.
+mark; an answer with nothing shown gets the "stopped before I could answer" sentence (in place of
+its status line, "Thinking… 12 s", if one was shown).
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ async def finish(client: AsyncWebClient, entry: Unfinished) -> None:
     messages = [m for m in place.get("messages") or [] if isinstance(m, dict) and m.get("ts")]
     try:
         if not messages or not entry.text.strip():
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                          text=to_mrkdwn(f"⚠️ {sentences.STOPPED_BEFORE_ANSWER}"))
+            stopped = to_mrkdwn(f"⚠️ {sentences.STOPPED_BEFORE_ANSWER}")
+            if messages and not messages[0].get("open"):  # only a status line was shown: it says so
+                await client.chat_update(channel=channel, ts=str(messages[0]["ts"]), text=stopped)
+                return
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=stopped)
             return
         last = messages[-1]
         # Earlier messages of a long answer were closed when they filled up: the last one ends it.

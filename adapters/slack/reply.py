@@ -24,9 +24,11 @@ from adapters.slack import controls as buttons
 from adapters.slack.blocks import Rendered, emptied, has_table, rendered
 from adapters.slack.errors import STREAMING_UNAVAILABLE, error_code, retry_after
 from adapters.slack.render import STREAM_LIMIT, settled, to_mrkdwn, to_stream_markdown
+from adapters.slack.status import Capabilities, set_status
+from bot import sentences
 from bot.limits import Window
 from bot.render import FENCE, close, cut_point, open_fence
-from bot.reply import Reply
+from bot.reply import Reply, Status
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +39,6 @@ UPDATE_INTERVAL = 1.0
 FINAL_EDIT_PATIENCE = 60.0
 #: How long the final text waits for a status call still under way (a late status would linger).
 STATUS_WAIT = 2.0
-
-
-@dataclass
-class Capabilities:
-    """What this workspace's app turned out to allow; learned once, shared by all answers."""
-
-    streaming: bool = True
-    status: bool = True
-    #: Kinds of conversation (first letter of the id: C, G, D) where the status line was refused.
-    no_status: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -89,22 +81,44 @@ class SlackReply(Reply):
         self.update_interval = STREAM_INTERVAL if self._stream else UPDATE_INTERVAL
         self.messages: list[_Message] = []
         self.text = ""
-        self._status_task: asyncio.Task[None] | None = None
+        self._status_task: asyncio.Task[bool] | None = None
         self._streamed = ""  # the answer's markdown already streamed, without added fence lines
         self._reopen = ""  # a code block's opening line to repeat at the top of the next message
         self._done = False
         self.answer = answer  # what its buttons carry (controls.ref); none without it
         self._finished = False  # `finish` was called: the last message gets feedback buttons
+        self._activity = ""  # the activity the thread's status was last set to
+        self._status_line: str | None = None  # the status line shown in the message instead
 
     # -- Reply ------------------------------------------------------------------------------
 
     async def started(self) -> None:
-        if self.thread_ts is None or not self.capabilities.status:
-            return
-        if self._kind in self.capabilities.no_status:
-            return
-        # In the background: the model call must not wait for a status line.
-        self._status_task = asyncio.create_task(self._set_status())
+        if self._may_set_status():
+            # In the background: the model call must not wait for a status line.
+            self._status_task = asyncio.create_task(self._set_status())
+
+    def _may_set_status(self) -> bool:
+        return (self.thread_ts is not None and self.capabilities.status
+                and self._kind not in self.capabilities.no_status)
+
+    async def status(self, status: Status | None) -> None:
+        """The assistant thread's status (with the status as its loading message), set when the
+        activity changes; where Slack refuses it, a status line in the answer's message instead."""
+        if status is None or self.text:
+            return  # Slack clears the thread's status with the reply; the text replaces a line
+        if self._status_line is None and self._may_set_status():
+            if status.activity == self._activity:
+                return
+            self._activity = status.activity
+            if self._status_task is not None:
+                await asyncio.wait({self._status_task}, timeout=STATUS_WAIT)
+            said = sentences.SLACK_STATUS_SEARCHING if status.activity == "searching" else THINKING
+            if await self._set_status(said, [status.label]):
+                return
+        # Streamed text cannot be taken back: a status line means this answer edits its message.
+        self._stream = False
+        self._status_line = f"_{status.text}_"
+        await self._update_to(self._status_line, final=False)
 
     async def notice(self, text: str) -> None:
         await self.client.chat_postMessage(
@@ -335,21 +349,9 @@ class SlackReply(Reply):
         await self.moved()
         message.content = "\0"  # force the rewrite
 
-    async def _set_status(self) -> None:
-        try:
-            await self.quick_client.assistant_threads_setStatus(
-                channel_id=self.channel, thread_ts=self.thread_ts or "", status=THINKING,
-            )
-        except SlackApiError as exc:
-            code = error_code(exc)
-            if code in STREAMING_UNAVAILABLE:
-                self.capabilities.status = False
-            elif code != "ratelimited":
-                # Refused in this kind of conversation (e.g. channel threads): once, not per answer.
-                self.capabilities.no_status.add(self._kind)
-            log.debug("assistant.threads.setStatus in %s: %s", self.channel, code)
-        except Exception as exc:
-            log.debug("assistant.threads.setStatus in %s failed: %r", self.channel, exc)
+    async def _set_status(self, status: str = THINKING, loading: list[str] | None = None) -> bool:
+        return await set_status(self.quick_client, self.channel, self.thread_ts or "", self.capabilities,
+                                status, loading)
 
 
 class _Diverged(Exception):

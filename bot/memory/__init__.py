@@ -6,6 +6,7 @@ from bot.config import ConfigError
 from bot.memory.base import (
     ConversationSettings,
     DailyTotals,
+    KeptReasoning,
     MemoryStats,
     MemoryStore,
     MemoryUnavailable,
@@ -20,6 +21,7 @@ from bot.memory.base import (
 __all__ = [
     "ConversationSettings",
     "DailyTotals",
+    "KeptReasoning",
     "MemoryStats",
     "MemoryStore",
     "MemoryUnavailable",

@@ -37,6 +37,17 @@ class ConversationSettings:
     persona: str | None = None
     model: str | None = None
     mode: ChannelMode = ChannelMode.MENTION
+    thinking: bool | None = None  # None: the channel's choice, else QWEN_THINKING
+    search: bool | None = None  # None: the channel's choice, else QWEN_SEARCH
+
+
+@dataclass(frozen=True)
+class KeptReasoning:
+    """The reasoning behind a conversation's last answer (see bot/memory/reasoning.py)."""
+
+    answer_to: str  # the message id of the question it answered
+    text: str
+    created_at: float
 
 
 @dataclass(frozen=True)
@@ -201,9 +212,14 @@ class MemoryStore(ABC):
         persona: str | Literal[False] | None = False,
         model: str | Literal[False] | None = False,
         mode: ChannelMode | None = None,
+        switches: dict[str, bool | None] | None = None,
     ) -> ConversationSettings:
-        """Change the given settings; False leaves a field alone, None clears it."""
+        """Change the given settings; False leaves a field alone, None clears it. `switches` sets
+        "thinking" and "search" to on, off, or None (follow the channel and the default)."""
         changes = setting_columns(persona, model, mode)
+        for name, value in (switches or {}).items():
+            assert name in ("thinking", "search"), name
+            changes[name] = None if value is None else int(value)
         if changes:
             await self._store_settings(key, changes)
         return await self.settings(key)
@@ -211,6 +227,17 @@ class MemoryStore(ABC):
     @abstractmethod
     async def _store_settings(self, key: ConversationKey, changes: dict[str, object]) -> None:
         """Write `changes` (column name to new value, from `setting_columns`) to the conversation."""
+
+    @abstractmethod
+    async def keep_reasoning(
+        self, key: ConversationKey, answer_to: str, user_id: str, text: str, *, now: float, oldest: float
+    ) -> None:
+        """Keep `text` as the reasoning of the last answer in `key` (replacing the one before), and
+        delete every conversation's reasoning kept before `oldest`."""
+
+    @abstractmethod
+    async def reasoning(self, key: ConversationKey, *, oldest: float) -> KeptReasoning | None:
+        """The reasoning of the last answer in `key`, unless it was kept before `oldest`."""
 
     @abstractmethod
     async def reset(self, key: ConversationKey) -> int:

@@ -33,6 +33,7 @@ from bot.memory.pglocks import (
     brief,
     int64,
 )
+from bot.memory.reasoning import reasoning_migration
 from bot.memory.sql import Params, Row, SQLStore, Transaction
 from bot.types import ConversationKey
 
@@ -154,6 +155,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX feedback_by_user ON feedback (platform, user_id);
     """,
+    # Thinking and search per conversation, and the last answer's reasoning (bot/memory/reasoning.py).
+    reasoning_migration("BIGINT", "DOUBLE PRECISION", "SMALLINT"),
 ]
 
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.

@@ -25,6 +25,7 @@ from bot.memory.base import (
     Unfinished,
     UsageReport,
 )
+from bot.memory.reasoning import ReasoningRows
 from bot.memory.retention import BATCH, Purged, purge_older
 from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
@@ -43,7 +44,7 @@ CLEAR_SUMMARY = "UPDATE conversations SET summary='', summary_upto=0, memory_ver
 
 
 LOAD = (
-    "SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
+    "SELECT c.persona, c.model, c.mode, c.thinking, c.search, c.summary, c.summary_upto, c.memory_version,"
     " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
     " FROM conversations c"
     " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto"
@@ -56,7 +57,7 @@ LOAD_WITHIN_BUDGET = (
     "  (ORDER BY id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS newer"
     "  FROM turns WHERE conversation_id=? AND id > (SELECT summary_upto FROM c)),"
     " cut AS (SELECT COALESCE(MIN(id), 0) AS first FROM recent WHERE COALESCE(newer, 0) < ?)"
-    " SELECT c.persona, c.model, c.mode, c.summary, c.summary_upto, c.memory_version,"
+    " SELECT c.persona, c.model, c.mode, c.thinking, c.search, c.summary, c.summary_upto, c.memory_version,"
     " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
     " FROM c CROSS JOIN cut"
     " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto AND t.id >= cut.first"
@@ -89,7 +90,13 @@ DAILY_TOTALS = ("SELECT " + ", ".join(_SPENT.format(w) for w in (_IN_CONV, _IN_S
                 " usage WHERE day=? AND (conversation_id=? OR (platform=? AND (space=? OR user_id=?)))")
 
 
-class SQLStore(MemoryStore):
+def _settings(row: Row) -> ConversationSettings:
+    """Settings from a row starting with persona, model, mode, thinking, search."""
+    flags = [None if value is None else bool(value) for value in row[3:5]]
+    return ConversationSettings(row[0], row[1], ChannelMode(row[2]), *flags)
+
+
+class SQLStore(ReasoningRows, MemoryStore):
     """A `MemoryStore` over a SQL database; subclasses implement the four statement runners."""
 
     def __init__(self) -> None:
@@ -196,11 +203,9 @@ class SQLStore(MemoryStore):
             rows = await self._fetch(LOAD_WITHIN_BUDGET, (conv, conv, budget))
         if not rows:
             return Snapshot(ConversationSettings(), Summary(), ())
-        persona, model, mode, summary, upto, version = rows[0][:6]
-        turns = tuple(Turn(*row[6:]) for row in rows if row[-1] is not None)
-        return Snapshot(
-            ConversationSettings(persona, model, ChannelMode(mode)), Summary(summary, upto, version), turns
-        )
+        summary, upto, version = rows[0][5:8]
+        turns = tuple(Turn(*row[8:]) for row in rows if row[-1] is not None)
+        return Snapshot(_settings(rows[0]), Summary(summary, upto, version), turns)
 
     # -- summary and settings -------------------------------------------------------------------
 
@@ -218,8 +223,8 @@ class SQLStore(MemoryStore):
         return touched == 1
 
     async def settings(self, key: ConversationKey) -> ConversationSettings:
-        row = await self._conversation_row(key, "persona, model, mode")
-        return ConversationSettings(row[0], row[1], ChannelMode(row[2])) if row else ConversationSettings()
+        row = await self._conversation_row(key, "persona, model, mode, thinking, search")
+        return _settings(row) if row else ConversationSettings()
 
     async def _store_settings(self, key: ConversationKey, changes: dict[str, object]) -> None:
         conv = await self._conversation_id(key)
@@ -236,6 +241,7 @@ class SQLStore(MemoryStore):
         async def work(tx: Transaction) -> int:
             deleted = await tx.fetch("DELETE FROM turns WHERE conversation_id=? RETURNING id", (conv,))
             await tx.fetch(f"{CLEAR_SUMMARY} WHERE id=?", (conv,))
+            await tx.fetch("DELETE FROM reasoning WHERE conversation_id=?", (conv,))
             return len(deleted)
 
         return await self._transaction(work)
@@ -255,6 +261,7 @@ class SQLStore(MemoryStore):
             if touched:
                 marks = ", ".join("?" for _ in touched)
                 await tx.fetch(f"{CLEAR_SUMMARY} WHERE id IN ({marks})", touched)
+                await tx.fetch(f"DELETE FROM reasoning WHERE conversation_id IN ({marks})", touched)
             return len(deleted)
 
         return await self._transaction(work)

@@ -15,6 +15,7 @@ import aiosqlite
 
 from bot.config import ConfigError
 from bot.memory.base import opened
+from bot.memory.reasoning import reasoning_migration
 from bot.memory.sql import Params, Row, SQLStore, Transaction
 
 #: WAL pages between automatic checkpoints (SQLite's default is 1,000).
@@ -126,6 +127,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX feedback_by_user ON feedback (platform, user_id);
     """,
+    # Thinking and search per conversation, and the last answer's reasoning (bot/memory/reasoning.py).
+    reasoning_migration("INTEGER", "REAL", "INTEGER"),
 ]
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import pty
 import signal
 import sys
 from pathlib import Path
 
-from bot.sentences import RATE_LIMITED, STOPPED_MARK, TERMINAL_NO_CHANNEL_MODE
+from adapters.terminal import TerminalReply
+from bot.reply import Status
+from bot.sentences import RATE_LIMITED, SEARCH_UNAVAILABLE, STOPPED_MARK, TERMINAL_NO_CHANNEL_MODE
 from tests.fakes.qwen import FakeQwen, Script, last_user_text
 
 
@@ -222,3 +225,34 @@ async def test_ctrl_c_during_an_answer_stops_it_and_a_second_ctrl_c_at_the_promp
     assert process.returncode == 130
     assert "ten" not in shown + rest.decode()
     assert len(qwen.chat_requests) == 1
+
+async def test_while_the_model_thinks_a_status_line_says_so_and_reasoning_shows_on_demand(
+    qwen: FakeQwen, tmp_path: Path
+):
+    qwen.queue(Script(reasoning="weigh the options", reasoning_delay=0.1, text="Forty-two."))
+    _code, out, _ = await chat(qwen, tmp_path, "/thinking on\nmeaning of life?\n/reasoning\n",
+                               QWEN_MODEL="qwen3-max")
+    lines = out.splitlines()
+    assert lines[1:3] == ["(Thinking… 0 s)", "qwen> Forty-two."]
+    assert lines[3:] == ["Reasoning behind my last answer here:", "weightheoptions"]
+    assert qwen.flags == [{"enable_thinking": True}]
+
+
+async def test_on_a_terminal_the_status_is_a_dim_line_erased_before_the_answer():
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    reply = TerminalReply(out)
+    await reply.status(Status("thinking", 1))
+    await reply.status(Status("thinking", 2))
+    await reply.status(None)
+    await reply.finish("Done.")
+    assert out.getvalue() == ("\r\033[2mThinking… 1 s\033[0m\033[K\r\033[2mThinking… 2 s\033[0m\033[K"
+                              "\r\033[Kqwen> Done.\n")
+
+
+async def test_search_is_refused_in_the_terminal_off_dashscope(qwen: FakeQwen, tmp_path: Path):
+    _code, out, _ = await chat(qwen, tmp_path, "/search on\n")
+    assert out.strip() == SEARCH_UNAVAILABLE

@@ -1,6 +1,6 @@
 """Every command as the adapters call it, against a real store."""
 
-from bot import commands
+from bot import commands, sentences
 from bot.core import ConversationCore
 from bot.types import Author, ConversationKey, Incoming
 from tests.conftest import RecordingReply
@@ -175,3 +175,43 @@ def test_plural_counts_nouns():
     assert [plural(n, "message") for n in (0, 1, 2, 1500)] == [
         "0 messages", "1 message", "2 messages", "1,500 messages"]
     assert plural(1, "reply", "replies") == "1 reply" and plural(3, "reply", "replies") == "3 replies"
+
+
+async def test_thinking_shows_sets_and_refuses_anything_but_on_or_off(make_settings):
+    core = await ConversationCore.start(make_settings(qwen_model="qwen3-max"))
+    try:
+        assert "**off**" in await core.commands.thinking(KEY)
+        assert await core.commands.thinking(KEY, "On") == sentences.THINKING_SET.format(state="on")
+        assert "**on**" in await core.commands.thinking(KEY)
+        assert await core.commands.thinking(KEY, "maybe") == sentences.ON_OFF
+    finally:
+        await core.close()
+
+
+async def test_thinking_says_when_the_model_does_not_think(core: ConversationCore):
+    await core.commands.model(KEY, "qwen-max")
+    assert sentences.THINKING_NEVER.format(model="qwen-max") in await core.commands.thinking(KEY, "on")
+
+
+async def test_thinking_says_when_the_model_always_thinks(make_settings):
+    core = await ConversationCore.start(make_settings(qwen_model="qwq-plus"))
+    try:
+        assert sentences.THINKING_ALWAYS.format(model="qwq-plus") in await core.commands.thinking(KEY, "off")
+    finally:
+        await core.close()
+
+
+async def test_search_is_not_available_off_dashscope(core: ConversationCore):
+    assert await core.commands.search(KEY, "on") == sentences.SEARCH_UNAVAILABLE
+    assert await core.commands.search(KEY) == sentences.SEARCH_UNAVAILABLE
+
+
+async def test_search_shows_and_sets_on_dashscope(make_settings):
+    core = await ConversationCore.start(make_settings(qwen_dashscope=True))
+    try:
+        assert "**off**" in await core.commands.search(KEY)
+        assert await core.commands.search(KEY, "on") == sentences.SEARCH_SET.format(state="on")
+        assert "**on**" in await core.commands.search(KEY)
+        assert await core.commands.search(KEY, "yes") == sentences.ON_OFF
+    finally:
+        await core.close()

@@ -68,3 +68,21 @@ def test_a_blank_key_counts_as_missing(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("QWEN_API_KEY", "  ")
     with pytest.raises(ConfigError, match="QWEN_API_KEY"):
         load(Settings)
+
+
+def test_search_options_are_a_json_object_and_anything_else_is_named(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("QWEN_API_KEY", "sk-1")
+    monkeypatch.setenv("QWEN_SEARCH_OPTIONS", '{"search_strategy": "agent"}')
+    assert load(Settings).qwen_search_options == {"search_strategy": "agent"}
+    monkeypatch.setenv("QWEN_SEARCH_OPTIONS", "agent")
+    with pytest.raises(ConfigError, match="QWEN_SEARCH_OPTIONS: must be a JSON object"):
+        load(Settings)
+
+
+def test_web_search_is_offered_on_dashscope_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("QWEN_API_KEY", "sk-1")
+    assert load(Settings).on_dashscope
+    monkeypatch.setenv("QWEN_BASE_URL", "http://localhost:8000/v1")
+    assert not load(Settings).on_dashscope
+    monkeypatch.setenv("QWEN_DASHSCOPE", "true")  # e.g. a gateway in front of Model Studio
+    assert load(Settings).on_dashscope

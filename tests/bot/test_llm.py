@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from bot.config import Settings
-from bot.llm import MESSAGES, LLMError, QwenClient, StreamInterrupted, Usage
+from bot.llm import MESSAGES, LLMError, QwenClient, Reasoning, StreamInterrupted, Usage
 from tests.fakes.qwen import FakeQwen, Script
 from tests.waiting import until
 
@@ -19,7 +19,7 @@ async def collect(client: QwenClient, model: str = "qwen-max") -> tuple[str, Usa
     async for event in client.stream(MESSAGES_IN, model):
         if isinstance(event, Usage):
             usage = event
-        else:
+        elif isinstance(event, str):
             text += event
     return text, usage
 
@@ -239,17 +239,44 @@ async def test_malformed_usage_keeps_the_answer_and_reports_no_usage(client: Qwe
     assert usage is not None and usage.completion_tokens == 2  # the well-formed usage that followed
 
 
-async def test_reasoning_counts_as_the_first_token_but_is_never_part_of_the_answer(
+async def test_reasoning_counts_as_the_first_token_and_arrives_apart_from_the_answer(
     make_settings, qwen: FakeQwen
 ):
     client = QwenClient(make_settings(qwen_first_token_timeout=0.5))
     qwen.queue(Script(reasoning="let me think " * 5, delay=0.2, text="the answer"))
+    thoughts, text = "", ""
     try:
-        text, _usage = await collect(client)
+        async for event in client.stream(MESSAGES_IN, "qwen-max"):
+            if isinstance(event, Reasoning):
+                thoughts += event.text
+            elif isinstance(event, str):
+                text += event
     finally:
         await client.close()
-    assert text == "the answer"
+    assert (text, thoughts) == ("the answer", "letmethink" * 5)  # the fake sends words without spaces
     assert len(qwen.requests) == 1
+
+
+async def test_stream_options_go_into_the_request_body(make_settings, qwen: FakeQwen):
+    client = QwenClient(make_settings())
+    try:
+        async for _ in client.stream(MESSAGES_IN, "qwen3-max", options={"enable_thinking": True}):
+            pass
+    finally:
+        await client.close()
+    assert qwen.flags[-1] == {"enable_thinking": True}
+
+
+async def test_a_non_streaming_call_turns_thinking_off_for_models_that_can_think(
+    make_settings, qwen: FakeQwen
+):
+    client = QwenClient(make_settings())
+    try:
+        await client.complete(MESSAGES_IN, "qwen3.6-plus", 100)
+        await client.complete(MESSAGES_IN, "qwen-max", 100)
+    finally:
+        await client.close()
+    assert qwen.flags == [{"enable_thinking": False}, {}]
 
 
 async def test_keep_alive_comments_are_not_a_first_token(make_settings, qwen: FakeQwen):

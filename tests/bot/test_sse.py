@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from bot.sse import SSEDecoder, StreamErrorEvent, StreamFault, Usage, chunk_events
+from bot.sse import Reasoning, SSEDecoder, StreamErrorEvent, StreamFault, Usage, chunk_events
 
 
 def test_events_split_anywhere_across_network_reads_come_out_whole():
@@ -31,10 +31,15 @@ def test_an_event_cut_off_by_the_end_of_the_body_is_still_delivered():
     assert decoder.flush() == [b"last"]
 
 
-def test_a_chunk_yields_its_text_and_usage():
+def test_a_chunk_yields_its_reasoning_text_and_usage():
     payload = b'{"choices": [{"delta": {"content": "hi", "reasoning_content": "hmm"}}], ' \
               b'"usage": {"prompt_tokens": 3, "completion_tokens": 1}}'
-    assert chunk_events(payload) == ["hi", Usage(3, 1)]
+    assert chunk_events(payload) == [Reasoning("hmm"), "hi", Usage(3, 1)]
+
+
+def test_empty_or_null_reasoning_yields_nothing():
+    payload = b'{"choices": [{"delta": {"content": "hi", "reasoning_content": null}}]}'
+    assert chunk_events(payload) == ["hi"]
 
 
 def test_role_only_and_empty_usage_chunks_yield_nothing():

@@ -142,6 +142,30 @@ async def test_a_slack_question_killed_before_any_text_gets_the_stopped_sentence
     assert [t.role for t in (await store.load(entry.key)).turns] == ["user"]
 
 
+async def test_a_slack_answer_killed_while_thinking_turns_its_status_line_into_the_stopped_sentence(
+        slack: FakeSlack, qwen: FakeQwen, store: MemoryStore, slack_bot: BotProcess):
+    slack.status_error = "not_allowed"  # a channel thread: the status goes in the message
+    slack_bot.env.update(QWEN_MODEL="qwen3-max", QWEN_THINKING="true")
+    await start_slack(slack_bot, slack)
+    qwen.queue(Script(reasoning="hmm " * 400, reasoning_delay=0.05, text="never shown"))
+    mention = slack.mention("think hard")
+    thread = mention[0]["ts"]
+    await slack.deliver_all(mention, via="socket")
+    await until(lambda: bool(slack.texts("C0GENERAL", thread)), 20, "the status line")
+
+    async def visible() -> bool:
+        return any(entry.visible for entry in await journal(store, "slack"))
+
+    await until(visible, 10, "the journal to know the status line is shown")
+    await slack_bot.kill()
+    assert "Thinking…" in slack.texts("C0GENERAL", thread)[0]
+
+    await start_slack(slack_bot, slack)
+    await until(lambda: sentences.STOPPED_BEFORE_ANSWER.split(";")[0] in slack.texts("C0GENERAL", thread)[0],
+                10, f"the sentence in place of the status:\n{slack_bot.output()}")
+    assert len(slack.texts("C0GENERAL", thread)) == 1
+
+
 # -- Discord ----------------------------------------------------------------------------------
 
 
@@ -244,3 +268,26 @@ async def test_a_discord_question_killed_before_any_text_gets_the_stopped_senten
     [reply] = fake.replies_to(int(question["id"]))
     assert sentences.STOPPED_BEFORE_ANSWER in reply["content"]
     await until(lambda: finished(store, "discord"), 10, "the journal entry to be finished")
+
+
+async def test_a_discord_answer_killed_while_thinking_turns_its_status_line_into_the_stopped_sentence(
+        discord_world: dict[str, Any], qwen: FakeQwen, store: MemoryStore, discord_bot: BotProcess):
+    fake: FakeDiscord = discord_world["fake"]
+    discord_bot.env.update(QWEN_MODEL="qwen3-max", QWEN_THINKING="true")
+    await start_discord(discord_bot, fake)
+    qwen.queue(Script(reasoning="hmm " * 400, reasoning_delay=0.05, text="never shown"))
+    question = await fake.say(discord_world["alice"], f"<@{fake.app_id}> think hard",
+                              channel_id=discord_world["general"])
+    await until(lambda: bool(fake.replies_to(int(question["id"]))), 20, "the status line")
+
+    async def visible() -> bool:
+        return any(entry.visible for entry in await journal(store, "discord"))
+
+    await until(visible, 10, "the journal to know the status line is shown")
+    await discord_bot.kill()
+    assert fake.replies_to(int(question["id"]))[0]["content"].startswith("-# Thinking…")
+
+    await start_discord(discord_bot, fake)
+    stopped = "⚠️ " + sentences.STOPPED_BEFORE_ANSWER
+    await until(lambda: [m["content"] for m in fake.replies_to(int(question["id"]))] == [stopped], 10,
+                f"the stopped sentence in place of the status:\n{discord_bot.output()}")

@@ -617,7 +617,7 @@ class FakeDiscord:
         """`who` clicks the button `custom_id` on a bot message (an INTERACTION_CREATE of type 3)."""
         message = self.messages[message_id]
         channel_id = int(message["channel_id"])
-        guild_id = who["guild_id"]
+        guild_id = who.get("guild_id")
         interaction_id = self.snowflake()
         data: dict[str, Any] = {
             "id": str(interaction_id),

@@ -36,6 +36,7 @@ class Script:
     bad_after: int = 0
     keepalive: float = 0.0  # while waiting `first_delay`, send an SSE comment this often (seconds)
     reasoning: str = ""  # streamed as `reasoning_content`, one chunk per word, before the text
+    reasoning_delay: float = 0.0  # seconds between reasoning chunks
 
     def pieces(self) -> list[str]:
         if not self.text:
@@ -45,6 +46,10 @@ class Script:
             return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
         size = max(1, -(-len(self.text) // self.chunks))
         return [self.text[i : i + size] for i in range(0, len(self.text), size)]
+
+
+#: The request fields that switch thinking and web search (see `FakeQwen.flags`).
+FLAGS = ("enable_thinking", "thinking_budget", "enable_search", "search_options")
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -93,6 +98,11 @@ class FakeQwen:
             await self._runner.cleanup()
 
     @property
+    def flags(self) -> list[dict[str, Any]]:
+        """The thinking and search fields each request carried, in order (absent ones left out)."""
+        return [{name: body[name] for name in FLAGS if name in body} for body in self.requests]
+
+    @property
     def chat_requests(self) -> list[dict[str, Any]]:
         """Requests that were replies to users, leaving out background summary calls."""
         return [r for r in self.requests if r.get("stream")]
@@ -130,6 +140,8 @@ class FakeQwen:
             await self._wait_first(response, script)
         for thought in script.reasoning.split(" ") if script.reasoning else []:
             await response.write(self._event(body, {"reasoning_content": thought, "role": "assistant"}, None))
+            if script.reasoning_delay:
+                await asyncio.sleep(script.reasoning_delay)
         pieces = script.pieces()
         for index, piece in enumerate(pieces):
             if script.bad_chunk is not None and index == script.bad_after:

@@ -13,7 +13,8 @@ from tests.adapters.discord.conftest import answer_to, at
 from tests.fakes.discord import EPHEMERAL, MANAGE_CHANNELS
 from tests.fakes.qwen import Script, last_user_text
 
-NAMES = {"ask", "reset", "persona", "model", "memory", "usage", "forget-me", "channel-mode", "stop"}
+NAMES = {"ask", "reset", "persona", "model", "memory", "usage", "forget-me", "channel-mode", "stop",
+         "thinking", "search", "reasoning"}
 
 
 @pytest.fixture(autouse=True)
