@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.reply import Reply
+from bot.reply import Reply, Status
 
 #: Seconds from a message to text on screen: the 100 ms goal up to the worst first-token wait.
 FIRST_TEXT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60)
@@ -122,6 +122,17 @@ class MeteredReply(Reply):
 
     async def notice(self, text: str) -> None:
         await self.inner.notice(text)
+
+    async def status(self, status: Status | None) -> None:
+        await self.inner.status(status)
+
+    @property
+    def reasoning_ref(self) -> str | None:
+        return self.inner.reasoning_ref
+
+    @reasoning_ref.setter
+    def reasoning_ref(self, ref: str | None) -> None:
+        self.inner.reasoning_ref = ref
 
     async def partial(self, text: str) -> None:
         await self._text(self.inner.partial(text))

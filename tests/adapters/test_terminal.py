@@ -211,7 +211,7 @@ async def test_ctrl_c_during_an_answer_stops_it_and_a_second_ctrl_c_at_the_promp
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_"))}
     environment.update(QWEN_BASE_URL=qwen.base_url, DATABASE_URL=f"sqlite:///{tmp_path / 'chat.db'}")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "chat", cwd=tmp_path, env=environment,
+        sys.executable, "-m", "bot", "chat", "--prefix", cwd=tmp_path, env=environment,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert process.stdin is not None and process.stdout is not None
@@ -226,6 +226,7 @@ async def test_ctrl_c_during_an_answer_stops_it_and_a_second_ctrl_c_at_the_promp
     assert "ten" not in shown + rest.decode()
     assert len(qwen.chat_requests) == 1
 
+
 async def test_while_the_model_thinks_a_status_line_says_so_and_reasoning_shows_on_demand(
     qwen: FakeQwen, tmp_path: Path
 ):
@@ -233,7 +234,7 @@ async def test_while_the_model_thinks_a_status_line_says_so_and_reasoning_shows_
     _code, out, _ = await chat(qwen, tmp_path, "/thinking on\nmeaning of life?\n/reasoning\n",
                                QWEN_MODEL="qwen3-max")
     lines = out.splitlines()
-    assert lines[1:3] == ["(Thinking… 0 s)", "qwen> Forty-two."]
+    assert lines[1:3] == ["(Thinking… 0 s)", "Forty-two."]
     assert lines[3:] == ["Reasoning behind my last answer here:", "weightheoptions"]
     assert qwen.flags == [{"enable_thinking": True}]
 

@@ -157,7 +157,7 @@ async def test_lines_logged_while_handling_a_message_carry_its_conversation(
 async def test_the_chat_with_json_logs_writes_only_json_lines_and_no_key(qwen: FakeQwen, tmp_path):
     code, out, err = await chat(qwen, tmp_path, "hi\n", QWEN_API_KEY="sk-top-secret", LOG_LEVEL="DEBUG",
                                 LOG_FORMAT="json")
-    assert code == 0 and out == "qwen> Hello from fake Qwen.\n"
+    assert code == 0 and out == "Hello from fake Qwen.\n"
     entries = [json.loads(line) for line in err.splitlines()]
     assert any(e.get("outcome") == "answered" and e.get("platform") == "terminal" for e in entries)
     assert "sk-top-secret" not in err

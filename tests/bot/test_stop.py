@@ -37,7 +37,7 @@ async def test_the_stop_command_ends_the_askers_answer_with_the_stopped_mark(cor
     task = await answering(core, qwen, reply)
     said = await core.commands.run(STOP, "", KEY, ANN.id)
     assert await task is Outcome.ANSWERED
-    assert said == STOP_DONE.format(count=1)
+    assert said == STOP_DONE.format(count="1 answer")
     assert reply.final is not None and reply.final.endswith(STOPPED_MARK)
     assert INTERRUPTED_MARK not in reply.final
     assert not reply.final.startswith("one two three four five six seven eight")
@@ -67,7 +67,7 @@ async def test_a_moderator_stops_everyones_answers_here(core, qwen: FakeQwen):
     task = await answering(core, qwen, reply)
     said = await core.commands.run(STOP, "", KEY, BO.id, moderator=True)
     await task
-    assert said == STOP_DONE.format(count=1)
+    assert said == STOP_DONE.format(count="1 answer")
     assert reply.final is not None and reply.final.endswith(STOPPED_MARK)
 
 
@@ -76,7 +76,7 @@ async def test_a_stop_in_a_channel_covers_its_threads_but_not_other_channels(cor
     task = await answering(core, qwen, reply, key=THREAD)
     other = ConversationKey("discord", "g1", "random")
     assert await core.commands.stop(other, ANN.id) == STOP_NOTHING
-    assert await core.commands.stop(KEY, ANN.id) == STOP_DONE.format(count=1)
+    assert await core.commands.stop(KEY, ANN.id) == STOP_DONE.format(count="1 answer")
     await task
     assert reply.final is not None and reply.final.endswith(STOPPED_MARK)
 
@@ -86,7 +86,7 @@ async def test_a_question_waiting_its_turn_is_stopped_before_the_model_is_called
     running = await answering(core, qwen, first)
     waiting = asyncio.create_task(core.handle(question("next", "q2"), second))
     await until(lambda: len(core.lifecycle.answers) == 2, message="the second answer to queue")
-    assert await core.commands.stop(KEY, ANN.id) == STOP_DONE.format(count=2)
+    assert await core.commands.stop(KEY, ANN.id) == STOP_DONE.format(count="2 answers")
     assert await waiting is Outcome.STOPPED
     await running
     assert second.failure == STOPPED_EMPTY

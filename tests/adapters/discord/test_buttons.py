@@ -78,7 +78,7 @@ async def test_stop_on_an_answer_that_has_ended_says_so(bot, fake, world, qwen):
 async def test_the_stop_command_stops_the_callers_answer_here(bot, fake, world, qwen):
     _question, reply = await streaming_reply(fake, world, qwen)
     command = await fake.interact(world["alice"], "stop", channel_id=world["general"])
-    assert await private_answer(fake, command) == STOP_DONE.format(count=1)
+    assert await private_answer(fake, command) == STOP_DONE.format(count="1 answer")
     await fake.wait_for(lambda: STOPPED_MARK.strip() in fake.messages[int(reply["id"])]["content"])
 
 

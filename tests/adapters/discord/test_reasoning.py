@@ -13,7 +13,9 @@ THINKING = {"qwen_model": "qwen3-max", "qwen_thinking": True}
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [item for row in message.get("components") or [] for item in row.get("components", [])]
+    """The message's "Show reasoning" buttons (it also carries Stop, then 👍/👎)."""
+    return [item for row in message.get("components") or [] for item in row.get("components", [])
+            if str(item.get("custom_id", "")).startswith("reasoning:")]
 
 
 async def test_while_the_model_thinks_the_answer_message_says_so_then_becomes_the_answer(

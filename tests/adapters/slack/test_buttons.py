@@ -93,7 +93,7 @@ async def test_qwen_stop_in_a_channel_stops_the_callers_answers_in_its_threads(
     thread = await mention(slack, "count")
     await eventually(lambda: answer_in(slack, thread) and answer_in(slack, thread).markdown)
     said = await slack.command_answer("stop", channel=GENERAL, user=ALICE)
-    assert said["text"] == STOP_DONE.format(count=1)
+    assert said["text"] == STOP_DONE.format(count="1 answer")
     await run.idle()
     answer = answer_in(slack, thread)
     assert answer is not None and answer.markdown.endswith(f"*{STOPPED}*")
@@ -108,7 +108,7 @@ async def test_a_thread_mention_stop_does_not_wait_behind_the_answer_it_stops(
     for event in slack.mention("stop", channel=GENERAL, user=ALICE, thread_ts=thread):
         await slack.deliver(event)
     await eventually(lambda: slack.ephemerals)
-    assert [e["text"] for e in slack.ephemerals] == [STOP_DONE.format(count=1)]
+    assert [e["text"] for e in slack.ephemerals] == [STOP_DONE.format(count="1 answer")]
     await run.idle()
     answer = answer_in(slack, thread)
     assert answer is not None and answer.markdown.endswith(f"*{STOPPED}*")
