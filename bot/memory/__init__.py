@@ -12,11 +12,11 @@ from bot.memory.base import (
     MemoryUnavailable,
     Snapshot,
     Summary,
-    Tokens,
     Turn,
     Unfinished,
     UsageReport,
 )
+from bot.memory.records import Tokens
 
 __all__ = [
     "ConversationSettings",

@@ -20,12 +20,13 @@ from bot.memory.base import (
     MemoryStore,
     Snapshot,
     Summary,
-    Tokens,
     Turn,
-    Unfinished,
     UsageReport,
 )
+from bot.memory.journal_rows import JournalRows
+from bot.memory.places import PlacesRows
 from bot.memory.reasoning import ReasoningRows
+from bot.memory.records import Tokens
 from bot.memory.retention import BATCH, Purged, purge_older
 from bot.tokens import MESSAGE_OVERHEAD
 from bot.types import ChannelMode, ConversationKey
@@ -38,8 +39,6 @@ Params = Sequence[object]
 
 TURN_COLUMNS = "role, author_id, author_name, text, tokens, message_id, created_at, id"
 FIND_CONVERSATION = "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?"
-UNFINISHED_COLUMNS = ("id, platform, space, channel, thread, message_id, owner, memory_version, visible,"
-                      " place, text, started_at, updated_at")
 CLEAR_SUMMARY = "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
 
 
@@ -96,7 +95,7 @@ def _settings(row: Row) -> ConversationSettings:
     return ConversationSettings(row[0], row[1], ChannelMode(row[2]), *flags)
 
 
-class SQLStore(ReasoningRows, MemoryStore):
+class SQLStore(ReasoningRows, PlacesRows, JournalRows, MemoryStore):
     """A `MemoryStore` over a SQL database; subclasses implement the four statement runners."""
 
     def __init__(self) -> None:
@@ -330,67 +329,3 @@ class SQLStore(ReasoningRows, MemoryStore):
         )
         await self._execute("DELETE FROM events WHERE claimed_at < ?", (now - EVENT_RETENTION_SECONDS,))
         return claimed is not None
-
-    # -- threads the bot opened ------------------------------------------------------------------
-
-    async def add_thread(self, key: ConversationKey) -> None:
-        await self._execute(
-            "INSERT INTO threads (platform, space, thread, channel, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING", (key.platform, key.space, key.thread or "", key.channel, time.time()))
-
-    async def find_thread(self, platform: str, space: str, thread: str) -> ConversationKey | None:
-        rows = await self._fetch("SELECT channel FROM threads WHERE platform=? AND space=? AND thread=?",
-                                 (platform, space, thread))
-        return ConversationKey(platform, space, str(rows[0][0]), thread) if rows else None
-    async def remember_viewing(self, platform: str, space: str, user_id: str, channel: str) -> None:
-        await self._execute(
-            "INSERT INTO viewing (platform, space, user_id, channel, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, space, user_id) DO UPDATE SET channel=excluded.channel,"
-            " updated_at=excluded.updated_at", (platform, space, user_id, channel, time.time()))
-
-    async def viewing(self, platform: str, space: str, user_id: str) -> str:
-        rows = await self._fetch("SELECT channel FROM viewing WHERE platform=? AND space=? AND user_id=?",
-                                 (platform, space, user_id))
-        return str(rows[0][0]) if rows else ""
-
-    # -- the journal of answers in progress -----------------------------------------------------
-
-    async def begin_answer(
-        self, key: ConversationKey, message_id: str, owner: str, version: int, place: str = ""
-    ) -> int:
-        now = time.time()
-        entry_id = await self._write(
-            "INSERT INTO answers (platform, space, channel, thread, message_id, owner, memory_version,"
-            " place, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (key.platform, key.space, key.channel, key.thread or "", message_id, owner, version, place,
-             now, now),
-        )
-        return int(str(entry_id))
-
-    async def save_answer(self, entry_id: int, *, place: str | None = None, text: str | None = None) -> None:
-        # COALESCE leaves a field given as NULL (None) as it was.
-        await self._execute(
-            "UPDATE answers SET visible = (visible OR CAST(? AS TEXT) IS NOT NULL), place=COALESCE(?, place),"
-            " text=COALESCE(?, text), updated_at=? WHERE id=?",
-            (place, place, text, time.time(), entry_id),
-        )
-
-    async def end_answer(self, entry_id: int) -> None:
-        await self._execute("DELETE FROM answers WHERE id=?", (entry_id,))
-
-    async def unfinished(self, platform: str, *, not_owner: str) -> list[Unfinished]:
-        rows = await self._fetch(
-            f"SELECT {UNFINISHED_COLUMNS} FROM answers WHERE platform=? AND owner<>? ORDER BY id",
-            (platform, not_owner),
-        )
-        return [_unfinished(row) for row in rows]
-
-    async def unfinished_entry(self, entry_id: int) -> Unfinished | None:
-        rows = await self._fetch(f"SELECT {UNFINISHED_COLUMNS} FROM answers WHERE id=?", (entry_id,))
-        return _unfinished(rows[0]) if rows else None
-
-
-def _unfinished(row: Row) -> Unfinished:
-    entry_id, platform, space, channel, thread, message_id, owner, version, visible, *rest = row
-    key = ConversationKey(platform, space, channel, thread or None)
-    return Unfinished(int(entry_id), key, message_id, owner, int(version), bool(visible), *rest)
