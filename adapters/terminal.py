@@ -46,7 +46,8 @@ HELP = commands.help_text("/", OFFERED, extra=[sentences.TERMINAL_QUIT], platfor
 #: Seconds between two redraws of a Markdown answer while it streams.
 MARKDOWN_INTERVAL = 0.05
 #: What a message that got no answer ends as; any of them makes the exit status 1.
-UNANSWERED = frozenset({Outcome.FAILED, Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN, Outcome.OVER_BUDGET})
+UNANSWERED = frozenset({Outcome.FAILED, Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN,
+                        Outcome.OVER_BUDGET})
 
 
 class TerminalReply(Reply):

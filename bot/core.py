@@ -13,7 +13,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from enum import StrEnum
 
 from bot import logs, sentences
 from bot.attachments import image_urls, inline_text
@@ -28,6 +27,7 @@ from bot.llm import LLMError, QwenClient, StreamInterrupted, Usage
 from bot.locks import KeyedLocks
 from bot.memory import MemoryStore, MemoryUnavailable, Turn, Unfinished, open_store
 from bot.metrics import MeteredReply, count_tokens
+from bot.outcome import Outcome
 from bot.reasoning import Mind
 from bot.reply import Reply
 from bot.summary import Summariser
@@ -39,21 +39,6 @@ from bot.types import ChannelMode, ConversationKey, Incoming
 from bot.usage import today
 
 log = logging.getLogger(__name__)
-
-
-class Outcome(StrEnum):
-    ANSWERED = "answered"
-    FAILED = "failed"
-    DUPLICATE = "duplicate"
-    EMPTY = "empty"
-    #: Over the per-user limit; the adapter says so (`sentences.RATE_LIMITED`) in its idiom.
-    RATE_LIMITED = "rate_limited"
-    #: Over the limit again within the window: already told, so a message gets no reply.
-    RATE_LIMITED_AGAIN = "rate_limited_again"
-    #: Shutdown came first; the reply already said so.
-    STOPPED = "stopped"
-    #: Over a daily token budget (stored, not answered); the reply said which and when it resets.
-    OVER_BUDGET = "over_budget"
 
 
 class ConversationCore:

@@ -15,7 +15,7 @@ import discord
 from adapters.discord import components
 from adapters.discord.commands import Host, conversation_of
 from adapters.discord.parse import PLATFORM
-from adapters.discord.reply import NO_PINGS
+from adapters.discord.surfaces import NO_PINGS
 from bot import sentences
 from bot.lifecycle import asked
 

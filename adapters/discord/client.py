@@ -22,7 +22,8 @@ from adapters.discord import buttons, commands, recovery, threads
 from adapters.discord.config import DiscordSettings
 from adapters.discord.parse import ignored, key_for, parse_message, trigger_of
 from adapters.discord.reasoning import ReasoningButton
-from adapters.discord.reply import NO_PINGS, DiscordReply, MessageSurface, Surface
+from adapters.discord.reply import DiscordReply
+from adapters.discord.surfaces import NO_PINGS, MessageSurface, Surface
 from bot import metrics, sentences
 from bot.attachments import classify
 from bot.core import ConversationCore, Outcome

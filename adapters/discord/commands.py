@@ -19,7 +19,8 @@ from discord import app_commands
 
 from adapters.discord.parse import bot_role_id, key_for, resolve_mentions
 from adapters.discord.reasoning import send_private
-from adapters.discord.reply import NO_PINGS, DiscordReply, InteractionSurface
+from adapters.discord.reply import DiscordReply
+from adapters.discord.surfaces import NO_PINGS, InteractionSurface
 from bot import commands as registry
 from bot import sentences
 from bot.core import ConversationCore, Outcome

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 
 from adapters.discord import render
-from adapters.discord.reply import NETWORK_ERRORS, NO_PINGS
+from adapters.discord.surfaces import NETWORK_ERRORS, NO_PINGS
 from bot import sentences
 from bot.journal import read_place
 from bot.memory import Unfinished

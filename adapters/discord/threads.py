@@ -13,7 +13,7 @@ import logging
 import discord
 
 from adapters.discord.parse import thread_name
-from adapters.discord.reply import NETWORK_ERRORS, MessageSurface
+from adapters.discord.surfaces import NETWORK_ERRORS, MessageSurface
 from bot import sentences
 from bot.core import ConversationCore
 from bot.types import ConversationKey, Incoming, Trigger

@@ -17,16 +17,11 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import controls
@@ -49,6 +44,7 @@ from adapters.slack.parse import (
 from adapters.slack.payloads import AppMentionEvent, EventCallback, MessageEvent
 from adapters.slack.render import to_mrkdwn
 from adapters.slack.reply import Capabilities, SlackReply, error_code
+from adapters.slack.sdk import SAME_TOKEN, CountRateLimits
 from adapters.slack.users import Users
 from bot import metrics, sentences
 from bot.access import AccessList
@@ -70,26 +66,6 @@ BAD_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", 
 UPDATE_WINDOW = 10.0
 
 
-class _SameTokenNotice(logging.Filter):
-    """Bolt warns that its own SLACK_BOT_TOKEN lookup is unused when given a client; it is the same token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
-
-
-_SAME_TOKEN = _SameTokenNotice()
-
-
-class _CountRateLimits(AsyncRetryHandler):
-    """Counts Slack's 429s, retried or not; the next handler decides whether to retry."""
-
-    async def can_retry_async(self, *, state: RetryState, request: HttpRequest,
-                              response: HttpResponse | None = None, error: Exception | None = None) -> bool:
-        if response is not None and response.status_code == 429:
-            metrics.RATE_LIMITED.labels(PLATFORM).inc()
-        return False
-
-
 class SlackBot:
     """One running Slack app bound to one core."""
 
@@ -99,17 +75,17 @@ class SlackBot:
         self.client = AsyncWebClient(
             token=settings.bot_token,
             base_url=settings.slack_api_url,
-            retry_handlers=[_CountRateLimits(), AsyncConnectionErrorRetryHandler(),
+            retry_handlers=[CountRateLimits(), AsyncConnectionErrorRetryHandler(),
                             AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
         # For calls worth making only if they work at once (the one-time thread read, the status
         # line): a rate limit means "skip it", never minutes of waiting on Retry-After.
         self.quick_client = AsyncWebClient(
             token=settings.bot_token, base_url=settings.slack_api_url, timeout=10,
-            retry_handlers=[_CountRateLimits(), AsyncConnectionErrorRetryHandler()],
+            retry_handlers=[CountRateLimits(), AsyncConnectionErrorRetryHandler()],
         )
         bolt_logger = logging.getLogger("slack_bolt")
-        bolt_logger.addFilter(_SAME_TOKEN)
+        bolt_logger.addFilter(SAME_TOKEN)
         self.app = AsyncApp(
             name="qwenbot",
             client=self.client,

@@ -72,3 +72,22 @@ def extra(mrkdwn: str, controls: str, answer: str, had: str,
     if controls and answer:
         return {"blocks": blocks(mrkdwn, controls, answer, body)}
     return {"blocks": []} if had else {}  # an empty list removes buttons shown before
+
+
+def choose(answer: str, finished: bool, *, last: bool, final: bool) -> str:
+    """The buttons one message of an answer carries: only the last, Stop while it is written and
+    👍/👎 once finished (none without an `answer` to name)."""
+    if not answer or not last:
+        return NONE
+    if final:
+        return FEEDBACK if finished else NONE
+    return STOP
+
+
+def payload(rendered: dict[str, Any], mrkdwn: str, controls: str, answer: str, had: str) -> dict[str, Any]:
+    """chat.postMessage / chat.update arguments: the rendered piece (a `markdown` block for tables)
+    with its buttons, or no blocks where buttons were shown before."""
+    added = extra(mrkdwn, controls, answer, had, body=rendered.get("blocks"))
+    if rendered.get("blocks") and not added.get("blocks"):
+        return rendered  # its own block replaces any buttons shown before
+    return {**rendered, **added}

@@ -246,21 +246,11 @@ class SlackReply(Reply):
         await self.moved()
 
     def _controls(self, index: int, count: int, *, final: bool) -> str:
-        if not self.answer or index != count - 1:
-            return buttons.NONE
-        if final:
-            return buttons.FEEDBACK if self._finished else buttons.NONE
-        return buttons.STOP
+        return buttons.choose(self.answer, self._finished, last=index == count - 1, final=final)
 
     def _payload(self, piece: Rendered, controls: str, message: _Message | None = None) -> dict[str, Any]:
-        """chat.postMessage / chat.update arguments: the piece (a `markdown` block for tables) and
-        its buttons, or no blocks where buttons were shown before."""
-        payload = piece.payload
-        extra = buttons.extra(piece.text, controls, self.answer, message.controls if message else "",
-                              body=payload.get("blocks"))
-        if payload.get("blocks") and not extra.get("blocks"):
-            return payload  # its own block replaces any buttons shown before
-        return {**payload, **extra}
+        return buttons.payload(piece.payload, piece.text, controls, self.answer,
+                               message.controls if message else "")
 
     async def _update_to(self, text: str, *, final: bool) -> None:
         pieces = rendered(text, final=final)
