@@ -54,13 +54,21 @@ def secrets_of(settings: object) -> list[str]:
             secret = str(value.get_secret_value())
             found += [secret, secret.strip()]
         elif isinstance(value, str) and "://" in value:
-            try:
-                password = urlsplit(value).password
-            except ValueError:  # a malformed URL is reported by its own validator
-                password = None
-            if password:
-                found += [password, unquote(password)]
+            found += url_passwords(value)
     return found
+
+
+def url_passwords(url: str) -> list[str]:
+    """A URL's password, as written and decoded: in its user part or, as libpq also accepts,
+    as a `password=` query parameter."""
+    try:
+        parts = urlsplit(url)
+        passwords = [parts.password or ""]
+    except ValueError:  # a malformed URL is reported by its own validator
+        return []
+    passwords += [pair.split("=", 1)[1] for pair in parts.query.split("&")
+                  if pair.lower().startswith("password=")]
+    return [p for raw in passwords if raw for p in (raw, unquote(raw))]
 
 
 def scrub(text: str) -> str:

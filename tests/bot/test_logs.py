@@ -113,6 +113,12 @@ def test_secret_settings_and_database_passwords_are_found():
     assert {"sk-abcdef", "p%40ss-word", "p@ss-word"} <= set(logs.secrets_of(settings))
 
 
+def test_a_database_password_given_as_a_query_parameter_is_found():
+    settings = Settings(qwen_base_url="http://127.0.0.1:1/v1",
+                        database_url="postgresql://bot@db/qwenbot?sslmode=require&password=q%2Bsecret")
+    assert {"q%2Bsecret", "q+secret"} <= set(logs.secrets_of(settings))
+
+
 def test_loading_settings_keeps_their_secrets_out_of_logs(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("QWEN_API_KEY", "sk-loaded-key")
     load(Settings)
