@@ -29,7 +29,7 @@ from bot import metrics, sentences
 from bot.config import Settings
 from bot.slots import CallSlots
 from bot.sse import DONE, Reasoning, SSEDecoder, StreamErrorEvent, StreamFault, Usage, chunk_events
-from bot.thinking import not_thinking
+from bot.thinking import Thinks, not_thinking, thinks
 
 __all__ = ["MESSAGES", "LLMError", "QwenClient", "Reasoning", "StreamInterrupted", "Usage", "classify"]
 
@@ -281,7 +281,10 @@ class QwenClient:
     async def complete(
         self, messages: Sequence[dict[str, Any]], model: str, max_tokens: int
     ) -> tuple[str, Usage]:
-        """One non-streaming answer, for background work such as summaries."""
+        """One whole answer, for background work such as summaries; its reasoning is dropped."""
+        if thinks(model) is Thinks.ALWAYS:
+            # QwQ and `*-thinking` models take streaming calls only, and cannot be told not to think.
+            return await self._collect(messages, model, max_tokens)
         async with self.slots.call():
             try:
                 response = await self.client.chat.completions.create(
@@ -296,6 +299,14 @@ class QwenClient:
         text = response.choices[0].message.content or "" if response.choices else ""
         usage = response.usage
         return text, Usage(usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+
+
+    async def _collect(
+        self, messages: Sequence[dict[str, Any]], model: str, max_tokens: int
+    ) -> tuple[str, Usage]:
+        events = [event async for event in self.stream(messages, model, max_tokens=max_tokens)]
+        usage = next((event for event in events if isinstance(event, Usage)), Usage(0, 0))
+        return "".join(event for event in events if isinstance(event, str)), usage
 
 
 def _counted(failure: LLMError, model: str) -> LLMError:

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import socket
 
+import aiohttp
 import pytest
 
 from bot.config import Settings
@@ -158,6 +159,21 @@ async def test_complete_returns_text_and_usage(client: QwenClient, qwen: FakeQwe
 async def test_complete_turns_thinking_off_for_qwen3(client: QwenClient, qwen: FakeQwen):
     await client.complete(MESSAGES_IN, "qwen3-max", 100)
     assert qwen.requests[0]["enable_thinking"] is False
+
+
+async def test_complete_streams_for_a_model_that_always_thinks_and_drops_its_reasoning(
+        client: QwenClient, qwen: FakeQwen):
+    qwen.queue(Script(text="a summary", reasoning="let me see", prompt_tokens=7))
+    text, usage = await client.complete(MESSAGES_IN, "qwq-plus", 100)
+    assert (text, usage.prompt_tokens) == ("a summary", 7)
+    assert qwen.requests[0]["stream"] is True
+
+
+async def test_a_model_that_always_thinks_refuses_a_call_without_streaming(qwen: FakeQwen):
+    async with aiohttp.ClientSession() as http:
+        body = {"model": "qwen3-235b-a22b-thinking-2507", "messages": MESSAGES_IN}
+        async with http.post(f"{qwen.base_url}/chat/completions", json=body) as response:
+            assert response.status == 400
 
 
 async def test_an_error_event_inside_the_stream_is_classified(client: QwenClient, qwen: FakeQwen):

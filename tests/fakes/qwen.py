@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.thinking import Thinks, thinks
+
 
 @dataclass
 class Script:
@@ -133,6 +135,12 @@ class FakeQwen:
                 {"error": error, "request_id": "fake-request"}, status=script.status, headers=headers
             )
         if not body.get("stream"):
+            if thinks(body.get("model", "")) is Thinks.ALWAYS:
+                # As Model Studio answers QwQ and `*-thinking` models called without streaming.
+                error = {"code": "invalid_parameter_error", "type": "invalid_request_error",
+                         "message": "This model only support stream mode, "
+                                    "please enable the stream parameter."}
+                return web.json_response({"error": error, "request_id": "fake-request"}, status=400)
             return web.json_response(self._completion(body, script))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
