@@ -39,7 +39,8 @@ async def finish(client: AsyncWebClient, entry: Unfinished) -> None:
         if not messages or not entry.text.strip():
             stopped = to_mrkdwn(f"⚠️ {sentences.STOPPED_BEFORE_ANSWER}")
             if messages and not messages[0].get("open"):  # only a status line was shown: it says so
-                await client.chat_update(channel=channel, ts=str(messages[0]["ts"]), text=stopped)
+                # blocks=[] takes away the status line's Stop button (and its "Searching…" block).
+                await client.chat_update(channel=channel, ts=str(messages[0]["ts"]), text=stopped, blocks=[])
                 return
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=stopped)
             return

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import controls
 from adapters.slack.recovery import finish
 from bot.memory import Unfinished
-from bot.sentences import STOP_DONE, STOP_NOT_YOURS, USAGE_FEEDBACK
+from bot.sentences import STOP_DONE, STOP_NOT_YOURS, STOPPED_BEFORE_ANSWER, USAGE_FEEDBACK
 from bot.types import ConversationKey
 from tests.adapters.slack.conftest import ALICE, BOB, GENERAL, eventually
 from tests.fakes.qwen import Script
@@ -123,3 +123,13 @@ async def test_a_recovered_posted_answer_loses_its_stop_button(slack) -> None:
                        visible=True, place=json.dumps(place), text="half an answer")
     await finish(AsyncWebClient(token=slack.bot_token, base_url=slack.api_url), entry)
     assert posted.text.startswith("half an answer") and posted.blocks == []
+
+
+async def test_a_recovered_status_line_loses_its_stop_button_and_says_it_stopped(slack) -> None:
+    key = ConversationKey("slack", slack.team, GENERAL, "1.0")
+    status = slack._new({"channel": GENERAL, "thread_ts": "1.0"}, text="Searching the web… 3 s")
+    status.blocks = [controls.stop(controls.ref(key, "1.0"))]
+    place = {"channel": GENERAL, "thread_ts": "1.0", "messages": [{"ts": status.ts, "open": False}]}
+    entry = Unfinished(1, key, "1.0", "gone", 0, visible=True, place=json.dumps(place), text="")
+    await finish(AsyncWebClient(token=slack.bot_token, base_url=slack.api_url), entry)
+    assert STOPPED_BEFORE_ANSWER in status.text and status.blocks == []
