@@ -101,7 +101,8 @@ class MemoryStore(ABC):
 
     @abstractmethod
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
-        """Store `new` only if the stored summary is still `old` (same upto and version): compare-and-set."""
+        """Store `new` only if the stored summary is still `old` (same upto and version) and the
+        newest turn `new` stands for is still stored (no purge took it meanwhile): compare-and-set."""
 
     @abstractmethod
     async def settings(self, key: ConversationKey) -> ConversationSettings: ...

@@ -18,7 +18,8 @@ BATCH = 500
 # A summary stands for the turns up to `summary_upto` (see sql.py): once its newest such turn is
 # past the retention (or gone, deleted by an earlier sweep), everything it says is past it too, so
 # its text goes with them. Its bookmark stays, so the turns it had folded are never read again;
-# and `replace_summary` compares the old text, so a summary written from the cleared one is refused.
+# and `replace_summary` compares the old text, so a summary written from the cleared one is refused,
+# as is one whose newest turn a purge deleted while the model wrote it.
 CLEAR_SUMMARIES = (
     "UPDATE conversations SET summary='' WHERE id IN (SELECT c.id FROM conversations c"
     " WHERE c.summary <> '' AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.id = c.summary_upto"

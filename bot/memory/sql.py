@@ -214,10 +214,13 @@ class SQLStore(ReasoningRows, PlacesRows, JournalRows, MemoryStore):
 
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
         conv = await self._conversation_id(key)
+        # A purge may have deleted the turns it folds while the model wrote it: their words stay gone.
         touched = await self._execute(
             "UPDATE conversations SET summary=?, summary_upto=?"
-            " WHERE id=? AND summary_upto=? AND memory_version=? AND summary=?",
-            (new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version, old.text),
+            " WHERE id=? AND summary_upto=? AND memory_version=? AND summary=?"
+            " AND EXISTS (SELECT 1 FROM turns WHERE id=? AND conversation_id=?)",
+            (new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version, old.text,
+             new.upto_turn_id, conv),
         )
         return touched == 1
 

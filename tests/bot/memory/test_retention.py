@@ -144,3 +144,15 @@ async def test_journal_entries_left_long_ago_go_and_recent_ones_stay(store: Memo
     recent = await store.begin_answer(OTHER, "m2", "live-process", 0)
     await store.purge(CUTOFF)
     assert await store.unfinished_entry(recent) is not None
+
+
+async def test_a_summary_of_turns_a_purge_deleted_meanwhile_is_refused(store: MemoryStore):
+    await store.add_turn(CHANNEL, turn("Ann likes tea", OLD))
+    await store.add_turn(CHANNEL, turn("Ann lives in Oslo", OLD + 1))
+    read = await store.summary(CHANNEL)  # a summariser folds both, then waits for the model
+    folded = await store.turns_after(CHANNEL, read.upto_turn_id)
+    await store.purge(CUTOFF)
+
+    written = Summary("Ann likes tea and lives in Oslo.", folded[-1].id, read.version)
+    assert not await store.replace_summary(CHANNEL, read, written)
+    assert (await store.summary(CHANNEL)).text == ""
