@@ -35,18 +35,21 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("slack", help="serve Slack (needs SLACK_BOT_TOKEN and an app token or signing secret)")
     purge = sub.add_parser("purge", help="delete messages, usage and event records older than DAYS, now")
     purge.add_argument("--older-than", type=days, required=True, metavar="DAYS",
-                       help="age in whole days (1 or more) past which records are deleted")
+                       help="age in whole days (1 to 36500) past which records are deleted")
     return root
 
 
 def days(text: str) -> int:
-    """A number of days for `purge --older-than`: a whole number, 1 or more."""
+    """A number of days for `purge --older-than`: a whole number, as RETENTION_DAYS takes."""
+    from bot.config import MAX_RETENTION_DAYS
+
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days, 1 or more")
+    if not 1 <= value <= MAX_RETENTION_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of days from 1 to {MAX_RETENTION_DAYS}")
     return value
 
 
@@ -60,7 +63,7 @@ async def purge(settings: Settings, older_than: int) -> None:
         purged = await store.purge(cutoff(older_than))
     finally:
         await store.close()
-    print(f"Removed what was older than {older_than} days:")
+    print(f"Removed what was older than {older_than} day{'' if older_than == 1 else 's'}:")
     for kind, count in purged.counts().items():
         print(f"  {kind}: {count}")
 

@@ -26,6 +26,9 @@ from bot.logs import FORMATS, keep_secret, secrets_of
 
 DASHSCOPE_INTL = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
 DASHSCOPE_MODELS = ["qwen-max", "qwen-plus", "qwen-turbo"]
+#: The longest retention, in days: a century. Much longer and the cutoff falls before year 1,
+#: which no date (a usage row's day) can name.
+MAX_RETENTION_DAYS = 36_500
 
 def split_commas(value: object) -> object:
     if isinstance(value, str):
@@ -104,7 +107,7 @@ class Settings(EnvSettings):
     #: `text` (human-readable lines) or `json` (one object per line, for log shippers).
     log_format: str = "text"
     #: Days messages, usage and event records are kept before a background sweep deletes them (None: forever).
-    retention_days: int | None = Field(default=None, ge=1)
+    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
     #: Serve /metrics, /healthz and /readyz on this port in every platform mode (unset: off).
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"

@@ -164,6 +164,22 @@ def test_purge_refuses_days_that_are_not_a_whole_number_of_one_or_more(tmp_path:
     assert not (tmp_path / "qwenbot.db").exists()
 
 
+@pytest.mark.parametrize("days", ["1000000", "99999999999999999999"])
+def test_purge_refuses_an_age_too_long_to_date_in_one_line(tmp_path: Path, days: str):
+    result = qwenbot("purge", "--older-than", days, cwd=tmp_path, QWEN_API_KEY="sk-1",
+                     DATABASE_URL=f"sqlite:///{tmp_path / 'memory.db'}")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].endswith(f"{days!r} is not a whole number of days from 1 to 36500")
+
+
+def test_purge_of_one_day_says_day(tmp_path: Path):
+    old_turns_in(tmp_path / "memory.db", 2)
+    result = qwenbot("purge", "--older-than", "1", cwd=tmp_path, QWEN_API_KEY="sk-1",
+                     DATABASE_URL=f"sqlite:///{tmp_path / 'memory.db'}")
+    assert result.stdout.splitlines()[0] == "Removed what was older than 1 day:"
+
+
 def test_purge_needs_its_age(tmp_path: Path):
     result = qwenbot("purge", cwd=tmp_path, QWEN_API_KEY="sk-1")
     assert result.returncode == 2 and "--older-than" in result.stderr

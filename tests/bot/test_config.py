@@ -86,3 +86,11 @@ def test_web_search_is_offered_on_dashscope_unless_told_otherwise(monkeypatch: p
     assert not load(Settings).on_dashscope
     monkeypatch.setenv("QWEN_DASHSCOPE", "true")  # e.g. a gateway in front of Model Studio
     assert load(Settings).on_dashscope
+
+
+def test_a_retention_too_long_to_date_is_refused_at_start(monkeypatch: pytest.MonkeyPatch):
+    # A cutoff before year 1 cannot be turned into a usage day: every sweep would fail.
+    monkeypatch.setenv("QWEN_API_KEY", "sk-1")
+    monkeypatch.setenv("RETENTION_DAYS", "1000000")
+    with pytest.raises(ConfigError, match=r"RETENTION_DAYS: .*36500"):
+        load(Settings)
