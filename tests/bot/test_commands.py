@@ -77,6 +77,14 @@ async def test_memory_tells_the_retention_in_force(make_settings):
         await core.close()
 
 
+async def test_memory_tells_a_retention_of_one_day_in_the_singular(make_settings):
+    core = await ConversationCore.start(make_settings(retention_days=1))
+    try:
+        assert (await core.commands.memory(KEY)).endswith(" I keep messages for one day, then delete them.")
+    finally:
+        await core.close()
+
+
 async def test_memory_says_nothing_of_retention_when_messages_are_kept_forever(core: ConversationCore):
     await say(core, "hello there")
     assert "delete" not in await core.commands.memory(KEY)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.core import ConversationCore
 from bot.memory import MemoryStore, Turn, open_store
 from bot.memory.retention import Purged
 from bot.retention import DAY, Sweeper, cutoff
-from bot.types import ConversationKey
+from bot.types import Author, ConversationKey, Incoming
+from tests.conftest import RecordingReply
+from tests.fakes.qwen import FakeQwen, Script
 from tests.waiting import until
 
 KEY = ConversationKey("discord", "g1", "c1")
@@ -83,3 +87,37 @@ async def test_a_sweep_says_how_much_it_removed(store: MemoryStore, caplog: pyte
         purged = await Sweeper(store, 30, pause=0).sweep()
     assert purged.messages == 1
     assert "retention of 30 days: removed 1 messages" in caplog.text
+
+
+class HeldReply(RecordingReply):
+    """A reply whose first shown text waits for `go`: the answer is under way until the test says."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.showing = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def partial(self, text: str) -> None:
+        self.showing.set()
+        await self.go.wait()
+        await super().partial(text)
+
+
+async def test_a_purge_while_an_answer_streams_keeps_its_journal_and_its_turns(make_settings, qwen: FakeQwen):
+    core = await ConversationCore.start(make_settings(retention_days=1))
+    await core.store.add_turn(KEY, turn("old", 2))
+    qwen.queue(Script(text="a slow answer"))
+    reply = HeldReply()
+    try:
+        answering = asyncio.create_task(core.handle(Incoming(KEY, "m1", Author("u1", "Ann"), "hi"), reply))
+        await reply.showing.wait()
+        purged = await core.store.purge(cutoff(1))
+        under_way = await core.store.unfinished("discord", not_owner="")
+        reply.go.set()
+        await answering
+        kept = [t.text for t in await core.store.turns_after(KEY, 0)]
+    finally:
+        await core.close()
+    assert (purged.messages, purged.journal) == (1, 0)
+    assert [entry.message_id for entry in under_way] == ["m1"]
+    assert kept == ["hi", "a slow answer"]
