@@ -53,19 +53,27 @@ def days(text: str) -> int:
     return value
 
 
-async def purge(settings: Settings, older_than: int) -> None:
+async def purge(settings: Settings, older_than: int) -> int:
     """`qwenbot purge`: delete what is older than `older_than` days and say how much, per kind."""
-    from bot.memory import open_store
+    import sqlite3
+
+    from bot.memory import MemoryUnavailable, open_store
     from bot.retention import cutoff
 
     store = await open_store(settings.database_url)
     try:
         purged = await store.purge(cutoff(older_than))
+    except (MemoryUnavailable, sqlite3.Error) as exc:
+        # Each batch commits on its own: what went is gone, and running it again finishes the rest.
+        print(f"qwenbot: the purge stopped part-way, the database failing ({exc}); run it again",
+              file=sys.stderr)
+        return 1
     finally:
         await store.close()
     print(f"Removed what was older than {older_than} day{'' if older_than == 1 else 's'}:")
     for kind, count in purged.counts().items():
         print(f"  {kind}: {count}")
+    return 0
 
 
 def choose_adapters(command: str) -> dict[str, Adapter]:
@@ -189,8 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load(Settings)
         configure(settings.log_level, args.command, settings.log_format)
         if args.command == "purge":
-            asyncio.run(purge(settings, args.older_than))
-            return 0
+            return asyncio.run(purge(settings, args.older_than))
         if args.command == "chat":
             adapters = {"terminal": adapter.create("terminal", channel=args.channel, prefix=args.prefix)}
         else:

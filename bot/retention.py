@@ -14,6 +14,7 @@ import time
 
 from bot.memory import MemoryStore
 from bot.memory.retention import Purged
+from bot.sentences import plural
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ class Sweeper:
         """Delete what is past the retention now; how much of each kind went."""
         purged = await self.store.purge(cutoff(self.days), pause=self.pause)
         if purged.total:
-            removed = ", ".join(f"{count} {kind}" for kind, count in purged.counts().items() if count)
-            log.info("retention of %d days: removed %s", self.days, removed)
+            removed = ", ".join(f"{kind}: {count}" for kind, count in purged.counts().items() if count)
+            log.info("retention of %s: removed %s", plural(self.days, "day"), removed)
         return purged
 
     async def _run(self) -> None:

@@ -35,6 +35,16 @@ DELETE_EVENTS = (
     "DELETE FROM events WHERE (platform, event_id) IN"
     " (SELECT platform, event_id FROM events WHERE claimed_at < ? LIMIT ?)"
 )
+# A vote names its voter and answer: it goes with the answer's time, as its turn does.
+DELETE_VOTES = (
+    "DELETE FROM feedback WHERE (platform, space, channel, thread, message_id, user_id) IN"
+    " (SELECT platform, space, channel, thread, message_id, user_id FROM feedback WHERE voted_at < ? LIMIT ?)"
+)
+# Which channel a Slack user last viewed (agent view): not kept past the retention either.
+DELETE_VIEWING = (
+    "DELETE FROM viewing WHERE (platform, space, user_id) IN"
+    " (SELECT platform, space, user_id FROM viewing WHERE updated_at < ? LIMIT ?)"
+)
 # Journal entries a dead process left and no start has finished (its platform no longer runs).
 DELETE_JOURNAL = "DELETE FROM answers WHERE id IN (SELECT id FROM answers WHERE updated_at < ? LIMIT ?)"
 
@@ -48,11 +58,14 @@ class Purged:
     usage: int = 0
     events: int = 0
     journal: int = 0
+    votes: int = 0
+    viewing: int = 0
 
     def counts(self) -> dict[str, int]:
         """Each kind as an operator reads it, with its count."""
         return {"messages": self.messages, "summaries": self.summaries, "usage rows": self.usage,
-                "event claims": self.events, "unfinished answers": self.journal}
+                "event claims": self.events, "unfinished answers": self.journal, "votes": self.votes,
+                "viewed channels": self.viewing}
 
     @property
     def total(self) -> int:
@@ -89,4 +102,6 @@ async def purge_older(
         usage=await each_batch(DELETE_USAGE, usage_day(before)),
         events=await each_batch(DELETE_EVENTS, before),
         journal=await each_batch(DELETE_JOURNAL, before),
+        votes=await each_batch(DELETE_VOTES, before),
+        viewing=await each_batch(DELETE_VIEWING, before),
     )

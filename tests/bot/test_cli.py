@@ -15,6 +15,8 @@ import pytest
 
 from bot import cli
 from bot.config import ConfigError
+from bot.memory import MemoryUnavailable
+from bot.memory.sqlite import SQLiteStore
 from tests.fakes.qwen import FakeQwen
 from tests.fakes.slack import FakeSlack
 from tests.processes import BotProcess
@@ -149,7 +151,8 @@ def test_purge_removes_what_is_older_and_prints_each_kind(tmp_path: Path):
     assert lines[0] == "Removed what was older than 30 days:"
     assert "  messages: 2" in lines
     assert {line.split(":")[0].strip() for line in lines[1:]} == {
-        "messages", "summaries", "usage rows", "event claims", "unfinished answers"}
+        "messages", "summaries", "usage rows", "event claims", "unfinished answers", "votes",
+        "viewed channels"}
 
     again = qwenbot("purge", "--older-than", "1", cwd=tmp_path, QWEN_API_KEY="sk-1",
                     DATABASE_URL=f"sqlite:///{tmp_path / 'memory.db'}")
@@ -178,6 +181,18 @@ def test_purge_of_one_day_says_day(tmp_path: Path):
     result = qwenbot("purge", "--older-than", "1", cwd=tmp_path, QWEN_API_KEY="sk-1",
                      DATABASE_URL=f"sqlite:///{tmp_path / 'memory.db'}")
     assert result.stdout.splitlines()[0] == "Removed what was older than 1 day:"
+
+
+async def test_a_purge_the_database_fails_part_way_is_one_line_and_a_failure(
+        make_settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    async def database_gone(*_: object, **__: object) -> None:
+        raise MemoryUnavailable("the memory database at postgresql://db is unavailable (connection lost)")
+
+    monkeypatch.setattr(SQLiteStore, "purge", database_gone)
+    assert await cli.purge(make_settings(), 30) == 1
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err.startswith("qwenbot: the purge stopped part-way") and said.err.count("\n") == 1
 
 
 def test_purge_needs_its_age(tmp_path: Path):

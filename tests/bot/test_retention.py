@@ -78,7 +78,7 @@ async def test_a_failed_sweep_is_logged_and_the_next_one_still_runs(caplog: pyte
         finally:
             await sweeper.close()
     assert "retention sweep failed" in caplog.text
-    assert "removed 3 messages" in caplog.text
+    assert "removed messages: 3" in caplog.text
 
 
 async def test_a_sweep_says_how_much_it_removed(store: MemoryStore, caplog: pytest.LogCaptureFixture):
@@ -86,7 +86,7 @@ async def test_a_sweep_says_how_much_it_removed(store: MemoryStore, caplog: pyte
     with caplog.at_level(logging.INFO, logger="bot.retention"):
         purged = await Sweeper(store, 30, pause=0).sweep()
     assert purged.messages == 1
-    assert "retention of 30 days: removed 1 messages" in caplog.text
+    assert "retention of 30 days: removed messages: 1" in caplog.text
 
 
 class HeldReply(RecordingReply):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
-from bot.memory import MemoryStore, Summary, Turn
+import pytest
+
+from bot.memory import MemoryStore, Summary, Turn, places, sql
 from bot.memory.retention import usage_day
 from bot.types import ConversationKey
 
@@ -53,7 +56,7 @@ async def test_a_purge_with_nothing_to_remove_counts_zero_of_each_kind(store: Me
     purged = await store.purge(CUTOFF)
     assert purged.total == 0
     assert set(purged.counts()) == {"messages", "summaries", "usage rows", "event claims",
-                                    "unfinished answers"}
+                                    "unfinished answers", "votes", "viewed channels"}
 
 
 async def test_a_summary_of_old_turns_only_is_cleared_with_them(store: MemoryStore):
@@ -156,3 +159,35 @@ async def test_a_summary_of_turns_a_purge_deleted_meanwhile_is_refused(store: Me
     written = Summary("Ann likes tea and lives in Oslo.", folded[-1].id, read.version)
     assert not await store.replace_summary(CHANNEL, read, written)
     assert (await store.summary(CHANNEL)).text == ""
+
+
+def clock(monkeypatch: pytest.MonkeyPatch, now: float) -> None:
+    """The store's clock, set to `now` (the rest of the process keeps the real one)."""
+    for module in (sql, places):
+        monkeypatch.setattr(module, "time", SimpleNamespace(time=lambda: now))
+
+
+async def test_votes_cast_before_the_cutoff_go_and_later_ones_stay(
+        store: MemoryStore, monkeypatch: pytest.MonkeyPatch):
+    clock(monkeypatch, OLD)
+    await store.vote(CHANNEL, "answer-1", "u1", 1)
+    clock(monkeypatch, RECENT)
+    await store.vote(CHANNEL, "answer-2", "u2", -1)
+
+    purged = await store.purge(CUTOFF)
+
+    assert purged.votes == 1
+    assert await store.votes(CHANNEL) == (0, 1)
+
+
+async def test_the_channel_a_user_viewed_is_forgotten_past_the_cutoff(
+        store: MemoryStore, monkeypatch: pytest.MonkeyPatch):
+    clock(monkeypatch, OLD)
+    await store.remember_viewing("slack", "T1", "U1", "C1")
+    clock(monkeypatch, RECENT)
+    await store.remember_viewing("slack", "T1", "U2", "C2")
+
+    purged = await store.purge(CUTOFF)
+
+    assert purged.viewing == 1
+    assert (await store.viewing("slack", "T1", "U1"), await store.viewing("slack", "T1", "U2")) == ("", "C2")
