@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from bot.config import Settings
+from bot.core import ConversationCore, Outcome
 from bot.limits import MemoryWindow
 from bot.memory import MemoryUnavailable
 from bot.memory.pgwindows import SharedWindow
+from bot.types import Author, ConversationKey, Incoming
 from tests.bot.memory.backends import Backend, backend_named
+from tests.conftest import RecordingReply
+
+KEY = ConversationKey("slack", "T1", "C1")
+ANN = Author("U1", "Ann")
 
 
 class Clock:
@@ -20,6 +28,14 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def window_keys(pg: Backend) -> list[str]:
+    conn = await asyncpg.connect(pg.url)
+    try:
+        return [row[0] for row in await conn.fetch("SELECT key FROM limit_windows ORDER BY key")]
+    finally:
+        await conn.close()
 
 
 async def two_windows(pg: Backend, limit: int, seconds: float = 60, clock: Clock | None = None):
@@ -132,12 +148,7 @@ async def test_keys_whose_window_passed_are_deleted_now_and_then(
     await window.try_acquire("new")
     await window.try_acquire("new")
 
-    conn = await asyncpg.connect(pg.url)
-    try:
-        keys = [row[0] for row in await conn.fetch("SELECT key FROM limit_windows")]
-    finally:
-        await conn.close()
-    assert keys == ["new"]
+    assert await window_keys(pg) == ["new"]
 
 
 async def test_sqlite_windows_stay_in_the_process(tmp_path: Path) -> None:
@@ -160,3 +171,39 @@ async def test_while_the_database_is_away_the_window_counts_in_the_process() -> 
     assert (await window.admit("k")).notify
     assert await window.time_until_free("k") > 0
     await window.acquire("k", max_wait=0)  # a must-do write is never held up
+
+
+async def test_a_limit_check_the_database_refuses_falls_back_and_the_message_is_answered(
+    pg: Backend, make_settings: Callable[..., Settings]
+) -> None:
+    # An operator's lock_timeout (or statement_timeout, or a full server) fails the hit with a
+    # server error rather than a lost connection; the limit must not take the message with it.
+    core = await ConversationCore.start(make_settings(database_url=f"{pg.url}&lock_timeout=50",
+                                                      user_rate_limit=5))
+    admin = await asyncpg.connect(pg.url)
+    try:
+        assert await core.handle(Incoming(KEY, "m1", ANN, "hello"), RecordingReply()) is Outcome.ANSWERED
+        async with admin.transaction():
+            await admin.execute("SELECT * FROM limit_windows FOR UPDATE")  # another replica mid-hit
+
+            outcome = await core.handle(Incoming(KEY, "m2", ANN, "again"), RecordingReply())
+
+        assert outcome is Outcome.ANSWERED
+    finally:
+        await admin.close()
+        await core.close()
+
+
+async def test_keys_left_by_processes_that_never_pruned_are_deleted_by_the_next_ones_first_hit(
+    pg: Backend,
+) -> None:
+    # Replicas restarted (deploys, autoscaling) before their PRUNE_EVERY-th hit never prune.
+    clock = Clock()
+    earlier = (await pg.open()).window("w", 5, 60, clock=clock)
+    for n in range(250):
+        await earlier.admit(("slack", f"U{n}"))
+    clock.now += 61
+
+    await (await pg.open()).window("w", 5, 60, clock=clock).admit(("slack", "Unew"))
+
+    assert await window_keys(pg) == ["slack\x1fUnew"]
