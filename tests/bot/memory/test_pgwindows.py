@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot import sentences
 from bot.config import Settings
 from bot.core import ConversationCore, Outcome
 from bot.limits import MemoryWindow
@@ -16,6 +17,7 @@ from bot.memory import MemoryUnavailable
 from bot.memory.pgwindows import SharedWindow
 from bot.types import Author, ConversationKey, Incoming
 from tests.bot.memory.backends import Backend, backend_named
+from tests.bot.memory.pgproxy import PgProxy
 from tests.conftest import RecordingReply
 
 KEY = ConversationKey("slack", "T1", "C1")
@@ -176,17 +178,19 @@ async def test_while_the_database_is_away_the_window_counts_in_the_process() -> 
 async def test_a_limit_check_the_database_refuses_falls_back_and_the_message_is_answered(
     pg: Backend, make_settings: Callable[..., Settings]
 ) -> None:
-    # An operator's lock_timeout (or statement_timeout, or a full server) fails the hit with a
-    # server error rather than a lost connection; the limit must not take the message with it.
-    core = await ConversationCore.start(make_settings(database_url=f"{pg.url}&lock_timeout=50",
-                                                      user_rate_limit=5))
+    core = await ConversationCore.start(make_settings(database_url=pg.url, user_rate_limit=5))
     admin = await asyncpg.connect(pg.url)
     try:
-        assert await core.handle(Incoming(KEY, "m1", ANN, "hello"), RecordingReply()) is Outcome.ANSWERED
-        async with admin.transaction():
-            await admin.execute("SELECT * FROM limit_windows FOR UPDATE")  # another replica mid-hit
+        # A server error rather than a lost connection, as from a standby after a failover (or a
+        # lock_timeout, statement_timeout or full server): only the limit's statement gets it.
+        await admin.execute("""
+            CREATE FUNCTION refuse_hits() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                RAISE EXCEPTION 'read-only' USING ERRCODE = 'read_only_sql_transaction'; END $$;
+            CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON limit_windows
+                FOR EACH ROW EXECUTE FUNCTION refuse_hits();
+        """)
 
-            outcome = await core.handle(Incoming(KEY, "m2", ANN, "again"), RecordingReply())
+        outcome = await core.handle(Incoming(KEY, "m1", ANN, "hello"), RecordingReply())
 
         assert outcome is Outcome.ANSWERED
     finally:
@@ -207,3 +211,20 @@ async def test_keys_left_by_processes_that_never_pruned_are_deleted_by_the_next_
     await (await pg.open()).window("w", 5, 60, clock=clock).admit(("slack", "Unew"))
 
     assert await window_keys(pg) == ["slack\x1fUnew"]
+
+
+async def test_a_message_checked_while_the_database_is_away_gets_one_refusal_saying_so(
+    pg: Backend, make_settings: Callable[..., Settings]
+) -> None:
+    proxy = await PgProxy(pg.url).start()
+    core = await ConversationCore.start(make_settings(database_url=proxy.url, user_rate_limit=5))
+    try:
+        proxy.go_down()
+        reply = RecordingReply()
+
+        outcome = await core.handle(Incoming(KEY, "m1", ANN, "hello"), reply)
+
+        assert (outcome, reply.failure, reply.final) == (Outcome.FAILED, sentences.MEMORY_UNAVAILABLE, None)
+    finally:
+        await core.close()
+        await proxy.stop()
