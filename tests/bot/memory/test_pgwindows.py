@@ -72,6 +72,22 @@ async def test_the_shared_window_slides(pg: Backend) -> None:
     assert await b.try_acquire("k")
 
 
+async def test_a_hit_exactly_a_window_old_no_longer_counts_as_in_the_process(pg: Backend) -> None:
+    clock = Clock()
+    a, b = await two_windows(pg, 2, clock=clock)
+    memory = MemoryWindow(2, 60, clock)
+    for window in (a, memory):
+        await window.try_acquire("k")
+    clock.now += 10
+    for window in (b, memory):
+        await window.try_acquire("k")
+    clock.now += 50
+
+    shared = [await a.time_until_free("k"), await b.try_acquire("k"), await a.try_acquire("k")]
+    local = [await memory.time_until_free("k"), await memory.try_acquire("k"), await memory.try_acquire("k")]
+    assert shared == local == [0, True, False]
+
+
 async def test_a_refusal_is_told_once_whichever_replica_refuses(pg: Backend) -> None:
     a, b = await two_windows(pg, 1)
     user = ("slack", "U1")
