@@ -17,7 +17,7 @@ from bot import sentences
 from bot.config import Settings
 from bot.memory import DailyTotals, MemoryStore, UsageReport
 from bot.types import ConversationKey
-from bot.usage import today
+from bot.usage import day_of
 
 
 def until_reset(now: datetime) -> timedelta:
@@ -73,10 +73,12 @@ class Budgets:
         Costs nothing when no cap is set, one read otherwise."""
         if not self.capped:
             return None
-        used = await self.store.daily_totals(key, user_id, today())
+        # One instant for the day counted and the time to its end, so they never disagree.
+        now = self.clock()
+        used = await self.store.daily_totals(key, user_id, day_of(now))
         for budget, limit, spent in self._caps(key, used):
             if spent >= limit:
-                wait = duration(until_reset(self.clock()))
+                wait = duration(until_reset(now))
                 return _REFUSALS[budget].format(limit=limit, wait=wait, space=space_word(key.platform))
         return None
 

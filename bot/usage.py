@@ -5,5 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
+def day_of(moment: datetime) -> str:
+    """The UTC day `moment` falls on, as usage rows store it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
 def today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+    return day_of(datetime.now(UTC))

@@ -18,12 +18,19 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
+import asyncpg
+
 from bot.limits import MemoryWindow, Verdict
 from bot.memory.base import MemoryUnavailable
 
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[str, Sequence[object]], Awaitable[list[Sequence[Any]]]]
+
+# The store reports a lost server as MemoryUnavailable and passes the server's own refusals on
+# (a lock_timeout or statement_timeout hit, too many clients, a standby after a failover): either
+# way the window counts in this process rather than take the message down with it.
+AWAY = (MemoryUnavailable, asyncpg.PostgresError)
 
 MIGRATION = """
     CREATE UNLOGGED TABLE limit_windows (
@@ -72,8 +79,8 @@ def key_text(key: Hashable) -> str:
 class SharedWindow:
     """A `Window` in PostgreSQL: one round trip per hit, the same for every replica.
 
-    If the database cannot be reached the window falls back to counting in this process, so a
-    limit never stops the bot (and the store's own calls will say the memory is unavailable)."""
+    If the database cannot be reached or refuses a hit, the window falls back to counting in this
+    process, so a limit never stops the bot (and the store's own calls will say what is wrong)."""
 
     #: Hits between two deletions of keys whose windows have passed.
     PRUNE_EVERY = 1000
@@ -97,8 +104,8 @@ class SharedWindow:
         params = (self.name, key_text(key), now, self.limit, self.seconds, force, tell)
         try:
             rows = await self.fetch(HIT, params)
-        except MemoryUnavailable as exc:
-            log.warning("limit %s counted in this process for now: %s", self.name, exc)
+        except AWAY as exc:
+            log.warning("limit %s counted in this process for now: %r", self.name, exc)
             return None
         taken, notify, hits = rows[0]
         await self._prune(now)
@@ -112,12 +119,14 @@ class SharedWindow:
 
     async def _prune(self, now: float) -> None:
         # A retried hit may count twice (the store retries a read once on a lost connection),
-        # erring on the side of the limit; stale keys go in one indexed deletion now and then.
+        # erring on the side of the limit; stale keys go in one indexed deletion now and then,
+        # and at a process's first hit, as replicas restarted more often than every
+        # PRUNE_EVERY hits would otherwise leave every key they ever saw behind.
         self._hits += 1
-        if self._hits % self.PRUNE_EVERY == 0:
+        if self._hits == 1 or self._hits % self.PRUNE_EVERY == 0:
             try:
                 await self.fetch(PRUNE, (self.name, now))
-            except MemoryUnavailable as exc:
+            except AWAY as exc:
                 log.warning("pruning limit %s failed: %s", self.name, exc)
 
     async def try_acquire(self, key: Hashable) -> bool:
@@ -151,6 +160,6 @@ class SharedWindow:
             return 0.0
         try:
             rows = await self.fetch(PEEK, (self.name, key_text(key)))
-        except MemoryUnavailable:
+        except AWAY:
             return await self.fallback.time_until_free(key)
         return self._wait(list(rows[0][0]), self.clock()) if rows else 0.0

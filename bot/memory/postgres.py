@@ -236,8 +236,10 @@ class PostgresStore(SQLStore):
         return secrets.randbits(63), time.time()
 
     async def _prune_receipts(self, now: float) -> None:
+        # At a process's first write too: replicas restarted more often than every
+        # RECEIPT_PRUNE_EVERY writes would otherwise leave every receipt they wrote behind.
         self._writes += 1
-        if self._writes % RECEIPT_PRUNE_EVERY == 0:
+        if self._writes == 1 or self._writes % RECEIPT_PRUNE_EVERY == 0:
             try:
                 await self._execute("DELETE FROM receipts WHERE written_at < ?",
                                     (now - RECEIPT_RETENTION_SECONDS,))

@@ -150,6 +150,26 @@ async def test_yesterdays_usage_does_not_count(capped):
     assert await core.handle(message(), RecordingReply()) is Outcome.ANSWERED
 
 
+async def test_a_refusal_just_before_midnight_counts_that_days_usage_and_says_the_reset_is_near(capped):
+    # The day read and the time to the reset come from one instant: read apart, a message
+    # refused on the day's last usage could be told the reset is 24 h away.
+    core = await capped(daily_tokens_per_user=10)
+    await spend(core, KEY, ANN, 10, day="2026-03-01")
+    core.commands.budgets.clock = lambda: datetime(2026, 3, 1, 23, 59, 30, tzinfo=UTC)
+    reply = RecordingReply()
+
+    assert await core.handle(message(), reply) is Outcome.OVER_BUDGET
+    assert reply.failure == sentences.OVER_USER_BUDGET.format(limit=10, wait="1 min")
+
+
+async def test_past_midnight_the_previous_days_usage_no_longer_counts(capped):
+    core = await capped(daily_tokens_per_user=10)
+    await spend(core, KEY, ANN, 10, day="2026-03-01")
+    core.commands.budgets.clock = lambda: datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC)
+
+    assert await core.handle(message(), RecordingReply()) is Outcome.ANSWERED
+
+
 async def test_without_caps_nothing_is_refused(capped):
     core = await capped()
     await spend(core, KEY, ANN, 10_000_000)

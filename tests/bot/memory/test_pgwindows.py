@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from bot import sentences
+from bot.config import Settings
+from bot.core import ConversationCore, Outcome
 from bot.limits import MemoryWindow
 from bot.memory import MemoryUnavailable
 from bot.memory.pgwindows import SharedWindow
+from bot.types import Author, ConversationKey, Incoming
 from tests.bot.memory.backends import Backend, backend_named
+from tests.bot.memory.pgproxy import PgProxy
+from tests.conftest import RecordingReply
+
+KEY = ConversationKey("slack", "T1", "C1")
+ANN = Author("U1", "Ann")
 
 
 class Clock:
@@ -20,6 +30,14 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def window_keys(pg: Backend) -> list[str]:
+    conn = await asyncpg.connect(pg.url)
+    try:
+        return [row[0] for row in await conn.fetch("SELECT key FROM limit_windows ORDER BY key")]
+    finally:
+        await conn.close()
 
 
 async def two_windows(pg: Backend, limit: int, seconds: float = 60, clock: Clock | None = None):
@@ -52,6 +70,22 @@ async def test_the_shared_window_slides(pg: Backend) -> None:
     assert await b.time_until_free("k") == pytest.approx(30)
     clock.now += 31
     assert await b.try_acquire("k")
+
+
+async def test_a_hit_exactly_a_window_old_no_longer_counts_as_in_the_process(pg: Backend) -> None:
+    clock = Clock()
+    a, b = await two_windows(pg, 2, clock=clock)
+    memory = MemoryWindow(2, 60, clock)
+    for window in (a, memory):
+        await window.try_acquire("k")
+    clock.now += 10
+    for window in (b, memory):
+        await window.try_acquire("k")
+    clock.now += 50
+
+    shared = [await a.time_until_free("k"), await b.try_acquire("k"), await a.try_acquire("k")]
+    local = [await memory.time_until_free("k"), await memory.try_acquire("k"), await memory.try_acquire("k")]
+    assert shared == local == [0, True, False]
 
 
 async def test_a_refusal_is_told_once_whichever_replica_refuses(pg: Backend) -> None:
@@ -132,12 +166,7 @@ async def test_keys_whose_window_passed_are_deleted_now_and_then(
     await window.try_acquire("new")
     await window.try_acquire("new")
 
-    conn = await asyncpg.connect(pg.url)
-    try:
-        keys = [row[0] for row in await conn.fetch("SELECT key FROM limit_windows")]
-    finally:
-        await conn.close()
-    assert keys == ["new"]
+    assert await window_keys(pg) == ["new"]
 
 
 async def test_sqlite_windows_stay_in_the_process(tmp_path: Path) -> None:
@@ -160,3 +189,58 @@ async def test_while_the_database_is_away_the_window_counts_in_the_process() -> 
     assert (await window.admit("k")).notify
     assert await window.time_until_free("k") > 0
     await window.acquire("k", max_wait=0)  # a must-do write is never held up
+
+
+async def test_a_limit_check_the_database_refuses_falls_back_and_the_message_is_answered(
+    pg: Backend, make_settings: Callable[..., Settings]
+) -> None:
+    core = await ConversationCore.start(make_settings(database_url=pg.url, user_rate_limit=5))
+    admin = await asyncpg.connect(pg.url)
+    try:
+        # A server error rather than a lost connection, as from a standby after a failover (or a
+        # lock_timeout, statement_timeout or full server): only the limit's statement gets it.
+        await admin.execute("""
+            CREATE FUNCTION refuse_hits() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                RAISE EXCEPTION 'read-only' USING ERRCODE = 'read_only_sql_transaction'; END $$;
+            CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON limit_windows
+                FOR EACH ROW EXECUTE FUNCTION refuse_hits();
+        """)
+
+        outcome = await core.handle(Incoming(KEY, "m1", ANN, "hello"), RecordingReply())
+
+        assert outcome is Outcome.ANSWERED
+    finally:
+        await admin.close()
+        await core.close()
+
+
+async def test_keys_left_by_processes_that_never_pruned_are_deleted_by_the_next_ones_first_hit(
+    pg: Backend,
+) -> None:
+    # Replicas restarted (deploys, autoscaling) before their PRUNE_EVERY-th hit never prune.
+    clock = Clock()
+    earlier = (await pg.open()).window("w", 5, 60, clock=clock)
+    for n in range(250):
+        await earlier.admit(("slack", f"U{n}"))
+    clock.now += 61
+
+    await (await pg.open()).window("w", 5, 60, clock=clock).admit(("slack", "Unew"))
+
+    assert await window_keys(pg) == ["slack\x1fUnew"]
+
+
+async def test_a_message_checked_while_the_database_is_away_gets_one_refusal_saying_so(
+    pg: Backend, make_settings: Callable[..., Settings]
+) -> None:
+    proxy = await PgProxy(pg.url).start()
+    core = await ConversationCore.start(make_settings(database_url=proxy.url, user_rate_limit=5))
+    try:
+        proxy.go_down()
+        reply = RecordingReply()
+
+        outcome = await core.handle(Incoming(KEY, "m1", ANN, "hello"), reply)
+
+        assert (outcome, reply.failure, reply.final) == (Outcome.FAILED, sentences.MEMORY_UNAVAILABLE, None)
+    finally:
+        await core.close()
+        await proxy.stop()

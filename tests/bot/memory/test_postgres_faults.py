@@ -16,6 +16,7 @@ import pytest
 from bot.config import Settings
 from bot.core import ConversationCore, Outcome
 from bot.memory import MemoryStore, MemoryUnavailable, Turn, open_store
+from bot.memory.postgres import RECEIPT_RETENTION_SECONDS
 from bot.types import Author, ConversationKey, Incoming
 from tests.bot.memory.backends import PG_URL, Backend
 from tests.bot.memory.pgproxy import PgProxy
@@ -212,3 +213,22 @@ async def test_the_store_works_again_when_the_database_comes_back(store: MemoryS
     assert [t.text for t in await store.turns_after(KEY, 0)] == ["before", "after"]
     async with store.lock(KEY):
         pass
+
+
+# -- housekeeping -------------------------------------------------------------------------------
+
+async def test_receipts_a_process_left_unpruned_are_deleted_by_the_next_ones_first_write(pg: Backend) -> None:
+    # Replicas restarted before their RECEIPT_PRUNE_EVERY-th write never prune their receipts.
+    earlier = await pg.open()
+    await earlier.add_turn(KEY, user_turn("hello", "m1"))
+    await earlier.close()
+    admin = await asyncpg.connect(pg.url)
+    try:
+        await admin.execute("UPDATE receipts SET written_at = written_at - $1", 2 * RECEIPT_RETENTION_SECONDS)
+
+        await (await pg.open()).add_turn(KEY, user_turn("again", "m2"))
+
+        old = "SELECT count(*) FROM receipts WHERE written_at < extract(epoch FROM now()) - $1"
+        assert await admin.fetchval(old, RECEIPT_RETENTION_SECONDS) == 0
+    finally:
+        await admin.close()

@@ -104,3 +104,21 @@ async def test_the_per_user_rate_limit_is_shared_and_told_once(
             await core.close()
 
     assert outcomes == [Outcome.ANSWERED, Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN]
+
+
+async def test_a_flood_from_one_user_across_replicas_is_answered_no_more_often_than_the_limit(
+    pg: Backend, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(database_url=pg.url, user_rate_limit=6)
+    cores = [await ConversationCore.start(settings) for _ in range(2)]
+    try:
+        # Each message in a channel of its own, so only the limit holds them back.
+        messages = [Incoming(ConversationKey("slack", "T1", f"C{i}"), f"m{i}", ANN, "hi") for i in range(40)]
+
+        outcomes = await asyncio.gather(
+            *(cores[i % 2].handle(m, RecordingReply()) for i, m in enumerate(messages)))
+
+        assert (outcomes.count(Outcome.ANSWERED), outcomes.count(Outcome.RATE_LIMITED)) == (6, 1)
+    finally:
+        for core in cores:
+            await core.close()
