@@ -67,6 +67,8 @@ class TerminalReply(Reply):
             self.update_interval = MARKDOWN_INTERVAL
         self.shown = ""
         self._status = ""  # the activity of the status line shown, if any
+        #: The stream broke and the answer ended with the interrupted mark: not the whole answer.
+        self.cut = False
 
     def _show(self, text: str) -> None:
         if self.view is not None:
@@ -97,7 +99,9 @@ class TerminalReply(Reply):
         elif tty:
             self.out.write(f"\r{DIM}{status.text}{NORMAL}{ERASE_LINE}")
         elif status.activity != self._status:
-            self.out.write(f"({status.text})\n")
+            # Piped, stdout holds the answers alone: the status is a note like any other.
+            self.errors.write(f"({status.text})\n")
+            self.errors.flush()
         self._status = status.activity if status is not None else ""
         self.out.flush()
 
@@ -108,6 +112,7 @@ class TerminalReply(Reply):
         self._show(text)
 
     async def finish(self, text: str) -> None:
+        self.cut = text.endswith(sentences.INTERRUPTED_MARK)
         self._show(text)
         if self.view is not None:
             self.view.close()
@@ -195,6 +200,30 @@ class TerminalAdapter:
         stream.flush()
 
     async def serve(self, core: ConversationCore) -> None:
+        with self._terminal_kept():
+            await self._serve(core)
+
+    @contextlib.contextmanager
+    def _terminal_kept(self) -> Iterator[None]:
+        """The keyboard's terminal as it was, whatever ends the chat.
+
+        readline turns echo and line editing off while it reads a line; a Ctrl-C at the prompt
+        ends the process in the middle of that read, and the shell would go on typing blind.
+        """
+        if not self.interactive:
+            yield
+            return
+        import termios
+
+        fd = self.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(termios.error):  # the terminal went away: nothing to restore
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    async def _serve(self, core: ConversationCore) -> None:
         lines = self._start_reader()
         self.ready.set()
         if self.interactive:
@@ -215,7 +244,7 @@ class TerminalAdapter:
             reply = TerminalReply(self.stdout, self.style, self.stderr, self._screen)
             with self._ctrl_c_stops(core):
                 outcome = await core.handle(incoming, reply)
-            self.failed |= outcome in UNANSWERED
+            self.failed |= outcome in UNANSWERED or reply.cut
             if outcome in (Outcome.RATE_LIMITED, Outcome.RATE_LIMITED_AGAIN):
                 # One person at a keyboard: say it every time, not once per window.
                 self._write(f"({sentences.RATE_LIMITED})", note=True)
@@ -231,7 +260,9 @@ class TerminalAdapter:
         pressed = False
 
         def stop() -> None:
-            core.lifecycle.halt(core.lifecycle.find(within(self.key, self.author.id)), self.author.id)
+            if not core.lifecycle.halt(core.lifecycle.find(within(self.key, self.author.id)), self.author.id):
+                # The answer was over (shown, being stored): this Ctrl-C came at the prompt, in effect.
+                quit_(signal.SIGINT, None)
 
         def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
             nonlocal pressed
@@ -239,6 +270,9 @@ class TerminalAdapter:
                 pressed = True
                 loop.call_soon_threadsafe(stop)
                 return
+            quit_(signum, frame)
+
+        def quit_(signum: int, frame: FrameType | None) -> None:
             signal.signal(signal.SIGINT, previous)
             if callable(previous):
                 previous(signum, frame)  # asyncio's own: cancels the chat, which then exits

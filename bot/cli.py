@@ -205,15 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ctrl-C in the terminal chat means now; a platform bot lets answers under way finish.
         grace = 0.0 if args.command == "chat" else None
         served = asyncio.run(serve(settings, adapters, grace))
-        # The terminal chat also exits non-zero when a message went unanswered, for scripts.
+        # The terminal chat also exits non-zero when a message went unanswered or was cut short, for scripts.
         if not served or any(getattr(item, "failed", False) for item in adapters.values()):
             return 1
     except ConfigError as exc:
         print(f"qwenbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if args.command == "chat":
-            print()  # leave the shell's prompt on a line of its own
+        if args.command == "chat" and sys.stdout.isatty():
+            print()  # leave the shell's prompt on a line of its own (a pipe gets answers alone)
         return 130
     except asyncio.CancelledError:
         return 0

@@ -157,7 +157,6 @@ SLACK_VIEWING_USER_OUT = "You're not a member of #{name}, so I won't read it for
 SLACK_VIEWING_RATE_LIMITED = "Slack lets me read channels only now and then; please ask again in a minute."
 SLACK_VIEWING_FAILED = "I couldn't read #{name} just now ({code}); please try again."
 SLACK_VIEWING_EMPTY = "#{name} has no recent messages I can read."
-TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D)"
 TERMINAL_NO_CHANNEL_MODE = ("Channel modes (mention, always, thread) are for Discord and Slack channels; "
                             "here I answer every line, in this one conversation.")
 TERMINAL_QUIT = "`/quit`: leave (or Ctrl-D); Ctrl-C stops an answer, a second Ctrl-C leaves"

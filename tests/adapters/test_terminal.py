@@ -8,12 +8,15 @@ import os
 import pty
 import signal
 import sys
+import termios
 from pathlib import Path
 
-from adapters.terminal import TerminalReply
+from adapters.terminal import TerminalAdapter, TerminalReply
+from bot.core import ConversationCore
 from bot.reply import Status
 from bot.sentences import RATE_LIMITED, SEARCH_UNAVAILABLE, STOPPED_MARK, TERMINAL_NO_CHANNEL_MODE
 from tests.fakes.qwen import FakeQwen, Script, last_user_text
+from tests.waiting import until
 
 
 async def chat(qwen: FakeQwen, tmp_path: Path, stdin: str | bytes, *args: str,
@@ -89,6 +92,14 @@ async def test_the_exit_status_is_1_when_any_answer_failed(qwen: FakeQwen, tmp_p
     code, _out, err = await chat(qwen, tmp_path, "one\ntwo\n", QWEN_MAX_RETRIES="0")
     assert code == 1
     assert "Traceback" not in err
+
+
+async def test_the_exit_status_is_1_when_an_answer_was_cut_short_by_a_broken_stream(
+        qwen: FakeQwen, tmp_path: Path):
+    qwen.queue(Script(text="one two three four five", cut_after=2))
+    code, out, _err = await chat(qwen, tmp_path, "count\n", QWEN_MAX_RETRIES="0")
+    assert out.startswith("one two") and "five" not in out
+    assert code == 1
 
 
 async def test_the_exit_status_is_0_when_every_answer_arrived(qwen: FakeQwen, tmp_path: Path):
@@ -205,6 +216,16 @@ async def _read_until(stream: asyncio.StreamReader, marker: str) -> str:
     return seen
 
 
+async def _start_chat(qwen: FakeQwen, tmp_path: Path, *args: str, stdin: int = asyncio.subprocess.PIPE,
+                      stdout: int = asyncio.subprocess.PIPE, **env: str) -> asyncio.subprocess.Process:
+    """`qwenbot chat` left running, for tests that signal it."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("QWEN_", "DASHSCOPE_"))}
+    environment.update(QWEN_BASE_URL=qwen.base_url, DATABASE_URL=f"sqlite:///{tmp_path / 'chat.db'}", **env)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "chat", *args, cwd=tmp_path, env=environment,
+        stdin=stdin, stdout=stdout, stderr=asyncio.subprocess.PIPE)
+
+
 async def test_ctrl_c_during_an_answer_stops_it_and_a_second_ctrl_c_at_the_prompt_quits(
         qwen: FakeQwen, tmp_path: Path):
     qwen.queue(Script(text="one two three four five six seven eight nine ten", delay=0.3))
@@ -231,11 +252,11 @@ async def test_while_the_model_thinks_a_status_line_says_so_and_reasoning_shows_
     qwen: FakeQwen, tmp_path: Path
 ):
     qwen.queue(Script(reasoning="weigh the options", reasoning_delay=0.1, text="Forty-two."))
-    _code, out, _ = await chat(qwen, tmp_path, "/thinking on\nmeaning of life?\n/reasoning\n",
+    _code, out, err = await chat(qwen, tmp_path, "/thinking on\nmeaning of life?\n/reasoning\n",
                                QWEN_MODEL="qwen3-max")
     lines = out.splitlines()
-    assert lines[1:3] == ["(Thinking… 0 s)", "Forty-two."]
-    assert lines[3:] == ["Reasoning behind my last answer here:", "weightheoptions"]
+    assert lines[1:] == ["Forty-two.", "Reasoning behind my last answer here:", "weightheoptions"]
+    assert "(Thinking… 0 s)" in err.splitlines()  # piped, a note: on stderr, not among the answers
     assert qwen.flags == [{"enable_thinking": True}]
 
 
@@ -257,3 +278,54 @@ async def test_on_a_terminal_the_status_is_a_dim_line_erased_before_the_answer()
 async def test_search_is_refused_in_the_terminal_off_dashscope(qwen: FakeQwen, tmp_path: Path):
     _code, out, _ = await chat(qwen, tmp_path, "/search on\n")
     assert out.strip() == SEARCH_UNAVAILABLE
+
+
+async def test_ctrl_c_in_a_pipe_adds_nothing_to_the_answers(qwen: FakeQwen, tmp_path: Path):
+    qwen.queue(Script(text="first answer"))
+    process = await _start_chat(qwen, tmp_path)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"hi\n")
+    await process.stdin.drain()
+    await _read_until(process.stdout, "first answer\n")
+    os.kill(process.pid, signal.SIGINT)  # at the prompt: quits
+    rest, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 130 and "Traceback" not in err.decode()
+    assert rest == b""
+
+
+async def test_ctrl_c_at_the_prompt_leaves_the_terminal_echoing_lines(qwen: FakeQwen, tmp_path: Path):
+    main, screen = pty.openpty()
+    before = termios.tcgetattr(screen)[3] & (termios.ECHO | termios.ICANON)
+    process = await _start_chat(qwen, tmp_path, stdin=screen, stdout=screen, TERM="xterm")
+    seen = b""
+    while b"you> " not in seen:
+        seen += await asyncio.get_running_loop().run_in_executor(None, os.read, main, 1000)
+    await until(lambda: termios.tcgetattr(screen)[3] & termios.ECHO == 0)  # readline has the line
+    os.kill(process.pid, signal.SIGINT)
+    _out, err = await asyncio.wait_for(process.communicate(), 30)
+    after = termios.tcgetattr(screen)[3] & (termios.ECHO | termios.ICANON)
+    os.close(screen)
+    os.close(main)
+    assert process.returncode == 130 and "Traceback" not in err.decode()
+    assert after == before  # else the shell is left typing blind
+
+
+async def test_ctrl_c_once_an_answer_is_shown_quits_as_at_the_prompt(qwen: FakeQwen, tmp_path: Path,
+                                                                      make_settings):
+    pressed: list[int] = []
+
+    class PressingCtrlCAtTheEnd(io.StringIO):
+        def write(self, text: str) -> int:
+            written = super().write(text)
+            if text == "\n" and not pressed:  # the answer's last write: it is shown, not yet stored
+                os.kill(os.getpid(), signal.SIGINT)
+            return written
+
+    core = await ConversationCore.start(make_settings())
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        await TerminalAdapter(stdin=io.StringIO("hi\n"), stdout=PressingCtrlCAtTheEnd()).serve(core)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        await core.close()
+    assert pressed == [signal.SIGINT]  # the quit Ctrl-C means, not lost on an answer already over

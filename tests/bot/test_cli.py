@@ -15,9 +15,12 @@ import pytest
 
 from bot import cli
 from bot.config import ConfigError
+from bot.core import ConversationCore
 from bot.memory import MemoryUnavailable
 from bot.memory.sqlite import SQLiteStore
-from tests.fakes.qwen import FakeQwen
+from bot.types import Author, ConversationKey, Incoming, Trigger
+from tests.conftest import RecordingReply
+from tests.fakes.qwen import FakeQwen, Script
 from tests.fakes.slack import FakeSlack
 from tests.processes import BotProcess
 from tests.waiting import until
@@ -112,6 +115,30 @@ async def test_a_platform_crashing_after_start_stops_the_others_and_reports_fail
     healthy = Platform()
     assert await cli.serve(make_settings(), {"crashing": crashing(), "ok": healthy}) is False
     assert healthy.stopped
+
+
+class Answering(Platform):
+    """A platform with one answer under way, then serving until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reply = RecordingReply()
+
+    async def serve(self, core: object) -> None:
+        assert isinstance(core, ConversationCore)
+        incoming = Incoming(ConversationKey("ok", "dm", "d1"), "m1", Author("u1", "Ann"), "count to six",
+                            trigger=Trigger.DM)
+        core.spawn(core.handle(incoming, self.reply))
+        self.ready.set()
+        await super().serve(core)
+
+
+async def test_a_crash_lets_the_other_platforms_answers_under_way_finish_first(make_settings, qwen: FakeQwen):
+    qwen.queue(Script(text="one two three four five six", delay=0.1))
+    healthy = Answering()
+    failing = Platform(RuntimeError("boom"), ready=True)
+    assert await cli.serve(make_settings(shutdown_grace=30), {"bad": failing, "ok": healthy}) is False
+    assert healthy.reply.final == "one two three four five six"  # whole, not cut at the crash
 
 
 async def test_a_connection_lost_after_start_is_a_crash_not_a_start_up_error(make_settings):
