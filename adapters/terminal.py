@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import re
 import signal
 import sys
 import threading
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 QUIT = {"/quit", "/exit"}
+#: A command is `/name`; a line starting with a path ("/etc/hosts is what?") is a question.
+COMMAND = re.compile(r"/[A-Za-z][\w-]*(?:\s|$)")
 DIM, NORMAL, ERASE_LINE = "\033[2m", "\033[0m", "\033[K"
 #: The terminal's conversations are the user's own: channel settings have no meaning here.
 OFFERED = tuple(command for command in commands.COMMANDS if not command.channel_only)
@@ -236,7 +239,7 @@ class TerminalAdapter:
                 continue
             if text.strip() in QUIT:
                 break
-            if text.startswith("/"):
+            if COMMAND.match(text):
                 await self._command(core, text)
                 continue
             incoming = Incoming(self.key, f"terminal-{time.time_ns()}", self.author, text,

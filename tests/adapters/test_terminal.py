@@ -121,6 +121,12 @@ async def test_an_unknown_command_says_so(qwen: FakeQwen, tmp_path: Path):
     assert qwen.requests == []
 
 
+async def test_a_line_starting_with_a_path_is_a_question_not_a_command(qwen: FakeQwen, tmp_path: Path):
+    code, _out, err = await chat(qwen, tmp_path, "/etc/hosts maps names to addresses?\n")
+    assert code == 0 and err == ""
+    assert qwen.chat_requests[0]["messages"][-1]["content"].endswith("/etc/hosts maps names to addresses?")
+
+
 async def test_help_lists_the_commands_in_the_terminals_words(qwen: FakeQwen, tmp_path: Path):
     _code, out, _err = await chat(qwen, tmp_path, "/help\n")
     assert "`/usage`: Tokens used here and by you" in out
