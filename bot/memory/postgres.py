@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 # A retry looks its receipt up within seconds; an hour leaves room for a slow database.
 RECEIPT_RETENTION_SECONDS = 3600
 RECEIPT_PRUNE_EVERY = 1000
+# Every statement of the query pool takes milliseconds; one unanswered this long is on a network
+# that drops packets without a reset, which the kernel would wait out for a quarter of an hour.
+# Its TimeoutError counts as a lost connection: one more try elsewhere, then MemoryUnavailable.
+# (Lock waits, which may rightly last an answer's length, have connections of their own.)
+STATEMENT_TIMEOUT_SECONDS = 10.0
 
 T = TypeVar("T")
 
@@ -116,7 +121,7 @@ class PostgresStore(SQLStore):
             async with asyncio.timeout(3 * CONNECT_TIMEOUT_SECONDS):
                 self._pool = await asyncpg.create_pool(
                     self.url, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT_SECONDS,
-                    reset=_nothing_to_reset,
+                    reset=_nothing_to_reset, command_timeout=STATEMENT_TIMEOUT_SECONDS,
                 )
                 await self._locks.open()
                 await self._migrate()

@@ -4,7 +4,9 @@ The store connects through it as it would to the server. A test can
 - `lose_reply_to(b"INSERT INTO turns")`: the next time a connection prepares a statement holding
   those bytes and then executes it, the server runs it (and commits: autocommit) but its reply
   is dropped and the connection cut, as when a network fails at the worst moment;
-- `go_down()` / `come_back()`: cut every connection and refuse new ones, as a restarting server does.
+- `go_down()` / `come_back()`: cut every connection and refuse new ones, as a restarting server does;
+- `go_silent()`: drop everything either side sends without closing anything, as a network that
+  loses packets does (no reset ever arrives: only a timeout tells).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class PgProxy:
         self._lose: bytes | None = None
         self.lost_replies = 0
         self.up = True
+        self.silent = False
 
     @property
     def url(self) -> str:
@@ -53,6 +56,9 @@ class PgProxy:
         for writer in list(self._writers):
             writer.close()
 
+    def go_silent(self) -> None:
+        self.silent = True
+
     def come_back(self) -> None:
         self.up = True
 
@@ -68,6 +74,8 @@ class PgProxy:
 
         async def upstream() -> None:
             while data := await client_reader.read(65536):
+                if self.silent:
+                    continue
                 if self._lose and state["phase"] == "idle" and self._lose in data:
                     state["phase"] = "prepared"
                 elif state["phase"] == "prepared" and data[:1] == b"B":
@@ -79,6 +87,8 @@ class PgProxy:
         async def downstream() -> None:
             reply = b""
             while data := await server_reader.read(65536):
+                if self.silent:
+                    continue
                 if state["phase"] == "executing":
                     reply += data
                     if READY_FOR_QUERY in reply:  # the statement ran and committed: drop its reply

@@ -7,6 +7,7 @@ reply has not reached the store yet.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -15,7 +16,7 @@ import pytest
 
 from bot.config import Settings
 from bot.core import ConversationCore, Outcome
-from bot.memory import MemoryStore, MemoryUnavailable, Turn, open_store
+from bot.memory import MemoryStore, MemoryUnavailable, Turn, open_store, postgres
 from bot.memory.postgres import RECEIPT_RETENTION_SECONDS
 from bot.types import Author, ConversationKey, Incoming
 from tests.bot.memory.backends import PG_URL, Backend
@@ -232,3 +233,19 @@ async def test_receipts_a_process_left_unpruned_are_deleted_by_the_next_ones_fir
         assert await admin.fetchval(old, RECEIPT_RETENTION_SECONDS) == 0
     finally:
         await admin.close()
+
+
+async def test_a_network_that_goes_silent_is_reported_unavailable_not_waited_on_forever(
+    proxy: PgProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "STATEMENT_TIMEOUT_SECONDS", 0.5)
+    store = await open_store(proxy.url)
+    try:
+        await store.add_turn(KEY, user_turn("before", "m1"))
+        proxy.go_silent()
+        with pytest.raises(MemoryUnavailable):
+            async with asyncio.timeout(10):  # without a statement timeout: the kernel's, minutes
+                await store.load(KEY)
+    finally:
+        proxy.go_down()
+        await store.close()
