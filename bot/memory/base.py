@@ -101,8 +101,9 @@ class MemoryStore(ABC):
 
     @abstractmethod
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
-        """Store `new` only if the stored summary is still `old` (same upto and version) and the
-        newest turn `new` stands for is still stored (no purge took it meanwhile): compare-and-set."""
+        """Store `new` only if the stored summary is still `old` (same upto, version and text) and
+        the newest turn `new` stands for is still stored (no purge took it meanwhile): compare-and-set.
+        Its `oldest_at` is kept no later than the replaced summary's, which `new` was rolled from."""
 
     @abstractmethod
     async def settings(self, key: ConversationKey) -> ConversationSettings: ...
@@ -181,8 +182,9 @@ class MemoryStore(ABC):
 
     async def purge(self, before: float, *, batch: int = BATCH, pause: float = 0.0) -> Purged:
         """Delete what is older than `before` (seconds since the epoch), `batch` rows at a time
-        with `pause` seconds between batches: turns, the summaries that stand only for such turns,
-        usage days, event claims and journal entries left by dead processes (see retention.py)."""
+        with `pause` seconds between batches: turns, the summaries holding words of such turns (the
+        turns they folded that are newer are read again), usage days, event claims and journal
+        entries left by dead processes (see retention.py)."""
         raise NotImplementedError
     # -- threads the bot opened ------------------------------------------------------------------
 

@@ -123,4 +123,10 @@ MIGRATIONS: list[str] = [
     """,
     # Thinking and search per conversation, and the last answer's reasoning (bot/memory/reasoning.py).
     reasoning_migration("BIGINT", "DOUBLE PRECISION", "SMALLINT"),
+    # When the oldest message each summary stands for was written, so retention can clear it (see
+    # retention.py). A summary from before this knows no better than its conversation's creation,
+    # which no message in it predates: a conservative date that clears it only when it may hold
+    # words past the retention.
+    "ALTER TABLE conversations ADD COLUMN summary_oldest_at DOUBLE PRECISION NOT NULL DEFAULT 0;"
+    " UPDATE conversations SET summary_oldest_at = created_at WHERE summary <> '';",
 ]

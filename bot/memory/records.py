@@ -46,11 +46,14 @@ class Summary:
 
     `version` counts the resets and forget-mes of the conversation: a summary written from turns
     read before one of those is refused, so deleted words never come back through it.
+    `oldest_at` is when the oldest message it stands for was written, through every summary it
+    was rolled from: retention clears it once that is past (0, unknown, counts as oldest of all).
     """
 
     text: str = ""
     upto_turn_id: int = 0
     version: int = 0
+    oldest_at: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,16 @@ from datetime import UTC, datetime
 #: Rows per statement: a few milliseconds of work each, on either backend.
 BATCH = 500
 
-# A summary stands for the turns up to `summary_upto` (see sql.py): once its newest such turn is
-# past the retention (or gone, deleted by an earlier sweep), everything it says is past it too, so
-# its text goes with them. Its bookmark stays, so the turns it had folded are never read again;
-# and `replace_summary` compares the old text, so a summary written from the cleared one is refused,
-# as is one whose newest turn a purge deleted while the model wrote it.
+# A summary holds words of every message it was rolled from, back to its `summary_oldest_at` (see
+# sql.py): once that is past the retention, its text goes. Its bookmark goes back to just before
+# the first turn it folded that is still within the retention, so those turns are read again (and
+# folded again when over budget): the conversation loses only what the retention takes. A summary
+# being written from the cleared one is refused, for `replace_summary` compares the old text.
 CLEAR_SUMMARIES = (
-    "UPDATE conversations SET summary='' WHERE id IN (SELECT c.id FROM conversations c"
-    " WHERE c.summary <> '' AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.id = c.summary_upto"
-    " AND t.created_at >= ?) LIMIT ?)"
+    "UPDATE conversations SET summary='', summary_oldest_at=0, summary_upto=COALESCE("
+    "(SELECT MIN(t.id) - 1 FROM turns t WHERE t.conversation_id = conversations.id"
+    " AND t.id <= conversations.summary_upto AND t.created_at >= ?), summary_upto)"
+    " WHERE id IN (SELECT id FROM conversations WHERE summary <> '' AND summary_oldest_at < ? LIMIT ?)"
 )
 DELETE_TURNS = "DELETE FROM turns WHERE id IN (SELECT id FROM turns WHERE created_at < ? LIMIT ?)"
 # Usage is kept per UTC day: a day goes once all of it is past the retention.
@@ -85,17 +86,17 @@ async def purge_older(
     (a backend's statement runner, returning rows touched), `batch` rows a statement, sleeping
     `pause` seconds between statements."""
 
-    async def each_batch(sql: str, since: object) -> int:
+    async def each_batch(sql: str, *since: object) -> int:
         total = 0
         while True:
-            touched = await execute(sql, (since, batch))
+            touched = await execute(sql, (*since, batch))
             total += touched
             await asyncio.sleep(pause)  # whatever waits for the database goes first
             if touched < batch:
                 return total
 
-    # Summaries first: their newest turn is still there to date them.
-    summaries = await each_batch(CLEAR_SUMMARIES, before)
+    # Summaries first: their words go no later than the turns they came from.
+    summaries = await each_batch(CLEAR_SUMMARIES, before, before)
     return Purged(
         summaries=summaries,
         messages=await each_batch(DELETE_TURNS, before),

@@ -39,13 +39,18 @@ Params = Sequence[object]
 
 TURN_COLUMNS = "role, author_id, author_name, text, tokens, message_id, created_at, id"
 FIND_CONVERSATION = "SELECT id FROM conversations WHERE platform=? AND space=? AND channel=? AND thread=?"
-CLEAR_SUMMARY = "UPDATE conversations SET summary='', summary_upto=0, memory_version=memory_version+1"
+CLEAR_SUMMARY = ("UPDATE conversations SET summary='', summary_upto=0, summary_oldest_at=0,"
+                 " memory_version=memory_version+1")
 
 
+# What a `load` reads: settings, then the summary (as `Summary` takes it), then a turn.
+SNAPSHOT_COLUMNS = (
+    "c.persona, c.model, c.mode, c.thinking, c.search, c.summary, c.summary_upto, c.memory_version,"
+    " c.summary_oldest_at, t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id,"
+    " t.created_at, t.id"
+)
 LOAD = (
-    "SELECT c.persona, c.model, c.mode, c.thinking, c.search, c.summary, c.summary_upto, c.memory_version,"
-    " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
-    " FROM conversations c"
+    f"SELECT {SNAPSHOT_COLUMNS} FROM conversations c"
     " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto"
 )
 # `MemoryStore.load` with a budget: the oldest turn to read is found once, from the index alone
@@ -56,9 +61,7 @@ LOAD_WITHIN_BUDGET = (
     "  (ORDER BY id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS newer"
     "  FROM turns WHERE conversation_id=? AND id > (SELECT summary_upto FROM c)),"
     " cut AS (SELECT COALESCE(MIN(id), 0) AS first FROM recent WHERE COALESCE(newer, 0) < ?)"
-    " SELECT c.persona, c.model, c.mode, c.thinking, c.search, c.summary, c.summary_upto, c.memory_version,"
-    " t.role, t.author_id, t.author_name, t.text, t.tokens, t.message_id, t.created_at, t.id"
-    " FROM c CROSS JOIN cut"
+    f" SELECT {SNAPSHOT_COLUMNS} FROM c CROSS JOIN cut"
     " LEFT JOIN turns t ON t.conversation_id = c.id AND t.id > c.summary_upto AND t.id >= cut.first"
     " ORDER BY t.id"
 )
@@ -202,25 +205,27 @@ class SQLStore(ReasoningRows, PlacesRows, JournalRows, MemoryStore):
             rows = await self._fetch(LOAD_WITHIN_BUDGET, (conv, conv, budget))
         if not rows:
             return Snapshot(ConversationSettings(), Summary(), ())
-        summary, upto, version = rows[0][5:8]
-        turns = tuple(Turn(*row[8:]) for row in rows if row[-1] is not None)
-        return Snapshot(_settings(rows[0]), Summary(summary, upto, version), turns)
+        turns = tuple(Turn(*row[9:]) for row in rows if row[-1] is not None)
+        return Snapshot(_settings(rows[0]), Summary(*rows[0][5:9]), turns)
 
     # -- summary and settings -------------------------------------------------------------------
 
     async def summary(self, key: ConversationKey) -> Summary:
-        row = await self._conversation_row(key, "summary, summary_upto, memory_version")
-        return Summary(row[0], row[1], row[2]) if row else Summary()
+        row = await self._conversation_row(key, "summary, summary_upto, memory_version, summary_oldest_at")
+        return Summary(*row) if row else Summary()
 
     async def replace_summary(self, key: ConversationKey, old: Summary, new: Summary) -> bool:
         conv = await self._conversation_id(key)
         # A purge may have deleted the turns it folds while the model wrote it: their words stay gone.
+        # A summary rolled from another keeps the other's oldest time at least (for retention),
+        # whatever the caller says.
         touched = await self._execute(
-            "UPDATE conversations SET summary=?, summary_upto=?"
+            "UPDATE conversations SET summary=?, summary_upto=?, summary_oldest_at=CASE"
+            " WHEN summary <> '' AND summary_oldest_at < ? THEN summary_oldest_at ELSE ? END"
             " WHERE id=? AND summary_upto=? AND memory_version=? AND summary=?"
             " AND EXISTS (SELECT 1 FROM turns WHERE id=? AND conversation_id=?)",
-            (new.text, new.upto_turn_id, conv, old.upto_turn_id, old.version, old.text,
-             new.upto_turn_id, conv),
+            (new.text, new.upto_turn_id, new.oldest_at, new.oldest_at, conv, old.upto_turn_id,
+             old.version, old.text, new.upto_turn_id, conv),
         )
         return touched == 1
 

@@ -1,5 +1,7 @@
 """The rolling summary: which turns fold, what the model is asked, and the background job end to end."""
 
+import time
+
 from bot.core import ConversationCore
 from bot.memory import Turn
 from bot.summary import summary_request, turns_to_fold
@@ -97,3 +99,30 @@ async def test_a_reset_during_a_summary_keeps_old_words_out_of_memory(make_setti
     assert summary.text == ""
 
 
+
+
+async def test_a_summary_rolled_from_one_of_old_turns_still_dates_from_them(make_settings, qwen: FakeQwen):
+    core = await ConversationCore.start(make_settings(max_context_tokens=400))
+    qwen.responder = lambda body: Script(text=f"SUMMARY {len(qwen.requests)}")
+    old, recent = time.time() - 400 * 24 * 3600, time.time() - 3600
+
+    async def add(*times: float) -> None:
+        text = "kite " * 30
+        for at in times:
+            added = Turn("user", "u1", "Ann", text, counter.count(text), f"m{next(_ids)}", at)
+            await core.store.add_turn(KEY, added)
+
+    try:
+        await add(old, *[recent] * 11)
+        core.summaries.later(KEY)
+        await core.summaries.idle()
+        rolled_from = await core.store.summary(KEY)
+        await add(*[recent] * 12)  # the next summary folds none of the old turns itself
+        core.summaries.later(KEY)
+        await core.summaries.idle()
+        rolled = await core.store.summary(KEY)
+    finally:
+        await core.close()
+    assert rolled_from.oldest_at == old
+    assert rolled.upto_turn_id > rolled_from.upto_turn_id and rolled.text != rolled_from.text
+    assert rolled.oldest_at == old

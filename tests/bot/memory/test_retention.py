@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
-from bot.memory import MemoryStore, Summary, Turn, places, sql
+from bot.memory import MemoryStore, Summary, Turn, places, postgres, sql, sqlite
 from bot.memory.retention import usage_day
 from bot.types import ConversationKey
+from tests.bot.memory.backends import Backend
 
 CHANNEL = ConversationKey("discord", "guild-1", "general")
 OTHER = ConversationKey("slack", "T1", "C1")
@@ -63,7 +65,7 @@ async def test_a_summary_of_old_turns_only_is_cleared_with_them(store: MemorySto
     first = await store.add_turn(CHANNEL, turn("old a", OLD))
     folded = await store.add_turn(CHANNEL, turn("old b", OLD + 1))
     assert first is not None and folded is not None
-    assert await store.replace_summary(CHANNEL, Summary(), Summary("Ann likes tea.", folded.id))
+    assert await store.replace_summary(CHANNEL, Summary(), Summary("Ann likes tea.", folded.id, 0, OLD))
     await store.add_turn(CHANNEL, turn("new", RECENT))
 
     purged = await store.purge(CUTOFF)
@@ -74,26 +76,85 @@ async def test_a_summary_of_old_turns_only_is_cleared_with_them(store: MemorySto
     assert [t.text for t in snapshot.turns] == ["new"]
 
 
-async def test_a_summary_reaching_a_recent_turn_stays_while_its_old_source_turns_go(store: MemoryStore):
-    await store.add_turn(CHANNEL, turn("old", OLD))
-    folded = await store.add_turn(CHANNEL, turn("recent, folded", RECENT))
+async def summarised(store: MemoryStore, *texts_and_times: tuple[str, float]) -> Summary:
+    """The turns given, all folded into one summary dated from the oldest of them."""
+    stored = [await store.add_turn(CHANNEL, turn(text, at)) for text, at in texts_and_times]
+    assert all(stored)
+    oldest = min(at for _, at in texts_and_times)
+    written = Summary("They talked.", stored[-1].id, 0, oldest)  # type: ignore[union-attr]
+    assert await store.replace_summary(CHANNEL, Summary(), written)
+    return await store.summary(CHANNEL)
+
+
+async def test_a_summary_holding_words_past_the_cutoff_is_cleared_however_recent_its_newest_turn(
+        store: MemoryStore):
+    await summarised(store, ("old", OLD), ("recent, folded", RECENT))
     await store.add_turn(CHANNEL, turn("newest", RECENT + 1))
-    assert folded is not None
-    assert await store.replace_summary(CHANNEL, Summary(), Summary("Recent things.", folded.id))
+
+    purged = await store.purge(CUTOFF)
+
+    assert (purged.summaries, purged.messages) == (1, 1)
+    assert (await store.summary(CHANNEL)).text == ""
+
+
+async def test_a_summary_whose_every_source_is_within_the_retention_stays(store: MemoryStore):
+    await store.add_turn(OTHER, turn("old elsewhere", OLD))
+    kept = await summarised(store, ("recent a", RECENT), ("recent b", RECENT + 1))
+    await store.add_turn(CHANNEL, turn("newest", RECENT + 2))
 
     purged = await store.purge(CUTOFF)
 
     assert (purged.summaries, purged.messages) == (0, 1)
     snapshot = await store.load(CHANNEL)
-    assert snapshot.summary.text == "Recent things."
+    assert snapshot.summary == kept
     assert [t.text for t in snapshot.turns] == ["newest"]
-    assert (await store.stats(CHANNEL)).turns == 2
+
+
+async def test_the_folded_turns_within_the_retention_are_read_again_once_their_summary_is_cleared(
+        store: MemoryStore):
+    await summarised(store, ("old", OLD), ("recent a", RECENT), ("recent b", RECENT + 1))
+    await store.add_turn(CHANNEL, turn("newest", RECENT + 2))
+
+    await store.purge(CUTOFF)
+
+    snapshot = await store.load(CHANNEL)
+    assert [t.text for t in snapshot.turns] == ["recent a", "recent b", "newest"]
+    within_budget = await store.load(CHANNEL, budget=10_000)
+    assert [t.text for t in within_budget.turns] == ["recent a", "recent b", "newest"]
+    after = await store.turns_after(CHANNEL, snapshot.summary.upto_turn_id)
+    assert [t.text for t in after] == ["recent a", "recent b", "newest"]
+    assert (await store.stats(CHANNEL)).summarised_turns == 0
+
+
+async def test_a_summary_being_written_from_one_the_sweep_cleared_is_refused(store: MemoryStore):
+    read = await summarised(store, ("old", OLD), ("recent, folded", RECENT))
+    newer = await store.add_turn(CHANNEL, turn("newest", RECENT + 1))
+    assert newer is not None
+    await store.purge(CUTOFF)  # while the model writes a summary of `read` and the newest turn
+
+    rolled = Summary("Old and new.", newer.id, read.version, RECENT)
+    assert not await store.replace_summary(CHANNEL, read, rolled)
+    snapshot = await store.load(CHANNEL)
+    assert snapshot.summary.text == ""
+    assert [t.text for t in snapshot.turns] == ["recent, folded", "newest"]
+
+
+async def test_a_summary_rolled_from_another_keeps_the_older_ones_oldest_time(store: MemoryStore):
+    first = await summarised(store, ("old", OLD), ("recent", RECENT))
+    newer = await store.add_turn(CHANNEL, turn("newest", RECENT + 1))
+    assert newer is not None
+
+    # A writer that dates the new summary from its new turns alone does not make it younger.
+    assert await store.replace_summary(CHANNEL, first, Summary("More.", newer.id, first.version, RECENT + 1))
+
+    assert (await store.summary(CHANNEL)).oldest_at == OLD
+    assert (await store.purge(CUTOFF)).summaries == 1
 
 
 async def test_a_summary_computed_from_a_cleared_one_is_refused(store: MemoryStore):
     folded = await store.add_turn(CHANNEL, turn("old", OLD))
     assert folded is not None
-    assert await store.replace_summary(CHANNEL, Summary(), Summary("Old news.", folded.id))
+    assert await store.replace_summary(CHANNEL, Summary(), Summary("Old news.", folded.id, 0, OLD))
     read_before = await store.summary(CHANNEL)  # a summariser read it, then the sweep ran
     await store.purge(CUTOFF)
     newer = await store.add_turn(CHANNEL, turn("new", RECENT))
@@ -191,3 +252,25 @@ async def test_the_channel_a_user_viewed_is_forgotten_past_the_cutoff(
 
     assert purged.viewing == 1
     assert (await store.viewing("slack", "T1", "U1"), await store.viewing("slack", "T1", "U2")) == ("", "C2")
+
+
+async def test_a_summary_from_before_the_upgrade_counts_as_old_as_its_conversation(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch):
+    dialect = sqlite if backend.name == "sqlite" else postgres
+    with monkeypatch.context() as upgrade:
+        upgrade.setattr(dialect, "MIGRATIONS", dialect.MIGRATIONS[:-1])
+        before = cast(sql.SQLStore, await backend.open())
+        for key, created in ((CHANNEL, OLD), (OTHER, RECENT)):
+            clock(upgrade, created)  # the conversation's creation
+            added = await before.add_turn(key, turn("recent", RECENT))
+            assert added is not None
+            await before._execute("UPDATE conversations SET summary='Kept from before.', summary_upto=?"
+                                  " WHERE id=?", (added.id, await before._conversation_id(key)))
+        await before.close()
+    upgraded = await backend.open()
+
+    purged = await upgraded.purge(CUTOFF)
+
+    assert purged.summaries == 1
+    assert (await upgraded.summary(CHANNEL)).text == ""
+    assert (await upgraded.summary(OTHER)).text == "Kept from before."
