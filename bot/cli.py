@@ -59,6 +59,7 @@ async def purge(settings: Settings, older_than: int) -> int:
 
     from bot.memory import MemoryUnavailable, open_store
     from bot.retention import cutoff
+    from bot.sentences import plural
 
     store = await open_store(settings.database_url)
     try:
@@ -70,7 +71,7 @@ async def purge(settings: Settings, older_than: int) -> int:
         return 1
     finally:
         await store.close()
-    print(f"Removed what was older than {older_than} day{'' if older_than == 1 else 's'}:")
+    print(f"Removed what was older than {plural(older_than, 'day')}:")
     for kind, count in purged.counts().items():
         print(f"  {kind}: {count}")
     return 0

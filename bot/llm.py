@@ -300,7 +300,6 @@ class QwenClient:
         usage = response.usage
         return text, Usage(usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
 
-
     async def _collect(
         self, messages: Sequence[dict[str, Any]], model: str, max_tokens: int
     ) -> tuple[str, Usage]:

@@ -40,13 +40,6 @@ def turns_to_fold(turns: Sequence[Turn], budget: int, shared: bool = True) -> li
     return list(turns[: len(turns) - keep])
 
 
-def oldest_source(previous: Summary, fold: Sequence[Turn]) -> float:
-    """When the oldest message a summary of `previous` and `fold` stands for was written: retention
-    clears the summary once that is past, however recent the turns it was rolled from since."""
-    oldest = min(turn.created_at for turn in fold)
-    return min(oldest, previous.oldest_at) if previous.text else oldest
-
-
 def summary_request(previous: str, turns: Sequence[Turn]) -> list[dict[str, Any]]:
     transcript = "\n".join(
         f"{'assistant' if t.role == 'assistant' else t.author_name}: {t.text}" for t in turns
@@ -107,8 +100,9 @@ class Summariser:
             metrics.count_tokens(model, usage.prompt_tokens, usage.completion_tokens)
             if not text.strip():
                 raise ValueError("the model's summary was empty")
+            # Dated from its oldest turn; the store keeps the older date of the summary it rolls.
+            new = Summary(text.strip(), fold[-1].id, summary.version, min(t.created_at for t in fold))
             # Refused if a reset or forget-me came in meanwhile: deleted words never come back.
-            new = Summary(text.strip(), fold[-1].id, summary.version, oldest_source(summary, fold))
             if not await self.store.replace_summary(key, summary, new):
                 metrics.SUMMARIES.labels("discarded").inc()
                 return

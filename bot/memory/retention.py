@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.usage import day_of
+
 #: Rows per statement: a few milliseconds of work each, on either backend.
 BATCH = 500
 
@@ -75,7 +77,7 @@ class Purged:
 
 def usage_day(before: float) -> str:
     """The first usage day kept: the UTC day `before` falls in."""
-    return datetime.fromtimestamp(before, UTC).strftime("%Y-%m-%d")
+    return day_of(datetime.fromtimestamp(before, UTC))
 
 
 async def purge_older(
