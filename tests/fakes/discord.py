@@ -581,19 +581,8 @@ class FakeDiscord:
             if name == autocomplete:
                 option["focused"] = True
             opts.append(option)
-        data: dict[str, Any] = {
-            "id": str(interaction_id),
-            "application_id": str(self.app_id),
-            "type": 4 if autocomplete else 2,
-            "token": token,
-            "version": 1,
-            "locale": "en-US",
-            "attachment_size_limit": 10 * 1024 * 1024,
-            "app_permissions": str(ALL_PERMISSIONS),
-            "entitlements": [],
-            "authorizing_integration_owners": {},
-            "data": {"id": str(self.snowflake()), "name": command, "type": 1, "options": opts},
-        }
+        data = self._interaction(interaction_id, 4 if autocomplete else 2, token,
+                                 {"id": str(self.snowflake()), "name": command, "type": 1, "options": opts})
         if guild_id is None:
             channel_id = self.dm_channels[int(who["user"]["id"])]
             data["user"] = who["user"]
@@ -619,21 +608,9 @@ class FakeDiscord:
         channel_id = int(message["channel_id"])
         guild_id = who.get("guild_id")
         interaction_id = self.snowflake()
-        data: dict[str, Any] = {
-            "id": str(interaction_id),
-            "application_id": str(self.app_id),
-            "type": 3,
-            "token": f"itoken-{interaction_id}",
-            "version": 1,
-            "locale": "en-US",
-            "attachment_size_limit": 10 * 1024 * 1024,
-            "app_permissions": str(ALL_PERMISSIONS),
-            "entitlements": [],
-            "authorizing_integration_owners": {},
-            "data": {"custom_id": custom_id, "component_type": 2},
-            "message": message,
-            "channel_id": str(channel_id),
-        }
+        data = self._interaction(interaction_id, 3, f"itoken-{interaction_id}",
+                                 {"custom_id": custom_id, "component_type": 2})
+        data.update(message=message, channel_id=str(channel_id))
         channel = self.channel_payload(channel_id)
         if guild_id is None:
             data.update(user=who["user"], context=1,
@@ -645,6 +622,24 @@ class FakeDiscord:
         self.clicked[interaction_id] = message_id
         await self.dispatch("INTERACTION_CREATE", data, guild_id=guild_id)
         return interaction_id
+
+    def _interaction(
+        self, interaction_id: int, kind: int, token: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What every INTERACTION_CREATE carries: `kind` 2 a command, 3 a click, 4 autocomplete."""
+        return {
+            "id": str(interaction_id),
+            "application_id": str(self.app_id),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "locale": "en-US",
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "app_permissions": str(ALL_PERMISSIONS),
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "data": body,
+        }
 
     def channel_payload(self, channel_id: int) -> dict[str, Any]:
         """A guild channel or thread as an interaction carries it."""
