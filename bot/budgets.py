@@ -82,9 +82,10 @@ class Budgets:
                 return _REFUSALS[budget].format(limit=limit, wait=wait, space=space_word(key.platform))
         return None
 
-    def remaining(self, key: ConversationKey, report: UsageReport, space: str) -> str | None:
+    def remaining(self, key: ConversationKey, report: UsageReport) -> str | None:
         """The `usage` command's line on what is left of each budget today; None without caps."""
         used = DailyTotals(report.conversation_today.total, report.space_today.total, report.user_today.total)
+        space = space_word(key.platform)
         parts = [_LEFT[budget].format(left=max(0, limit - spent), limit=limit, space=space)
                  for budget, limit, spent in self._caps(key, used)]
         if not parts:

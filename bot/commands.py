@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from bot import reasoning, sentences
-from bot.budgets import Budgets
+from bot.budgets import Budgets, space_word
 from bot.config import Settings
 from bot.lifecycle import Lifecycle, within
 from bot.memory import MemoryStore, Tokens
@@ -116,12 +116,12 @@ def _tokens(t: Tokens) -> str:
 class Commands:
     """The commands' answers, given the store and settings they read and change."""
 
-    def __init__(self, settings: Settings, store: MemoryStore, lifecycle: Lifecycle | None = None) -> None:
+    def __init__(self, settings: Settings, store: MemoryStore, lifecycle: Lifecycle) -> None:
         self.settings = settings
         self.store = store
         #: The daily token budgets: `usage` shows what is left, the core refuses messages over them.
         self.budgets = Budgets(settings, store)
-        self.lifecycle = lifecycle or Lifecycle()
+        self.lifecycle = lifecycle
 
     async def reset(self, key: ConversationKey) -> str:
         removed = await self.store.reset(key)
@@ -171,19 +171,20 @@ class Commands:
             text += sentences.MEMORY_SUMMARY.format(summary=excerpt)
         return text
 
-    async def usage(self, key: ConversationKey, user_id: str, space: str = "server") -> str:
-        """Tokens used; `space` names a server or workspace as the platform calls it."""
+    async def usage(self, key: ConversationKey, user_id: str) -> str:
+        """Tokens used here, in the server or workspace, and by the user; what budgets leave."""
         report = await self.store.usage(key, user_id, today())
         lines = [sentences.USAGE_CONVERSATION.format(
             today=_tokens(report.conversation_today), total=_tokens(report.conversation_total))]
         if key.space != "dm":
-            lines.append(sentences.USAGE_SPACE.format(
-                space=space, today=_tokens(report.space_today), total=_tokens(report.space_total)))
+            lines.append(sentences.USAGE_SPACE.format(space=space_word(key.platform),
+                                                      today=_tokens(report.space_today),
+                                                      total=_tokens(report.space_total)))
         lines.append(sentences.USAGE_USER.format(today=_tokens(report.user_today)))
         up, down = await self.store.votes(key)
         if up or down:
             lines.append(sentences.USAGE_FEEDBACK.format(up=up, down=down))
-        left = self.budgets.remaining(key, report, space)
+        left = self.budgets.remaining(key, report)
         return "\n".join([*lines, left] if left else lines)
 
     async def stop(self, key: ConversationKey, user_id: str, *, anyone: bool = False) -> str:
@@ -247,8 +248,7 @@ class Commands:
         return sentences.SEARCH_SET.format(state=state.strip().lower())
 
     async def run(
-        self, command: Command, arg: str, key: ConversationKey, user_id: str, *, space: str = "server",
-        moderator: bool = False,
+        self, command: Command, arg: str, key: ConversationKey, user_id: str, *, moderator: bool = False,
     ) -> str:
         """Answer one command from the registry for `user_id` in `key`; `moderator`: may act on others'."""
         handlers: dict[str, Callable[[], Awaitable[str]]] = {
@@ -256,7 +256,7 @@ class Commands:
             "persona": lambda: self.persona(key, arg or None),
             "model": lambda: self.model(key, arg or None),
             "memory": lambda: self.memory(key),
-            "usage": lambda: self.usage(key, user_id, space),
+            "usage": lambda: self.usage(key, user_id),
             "forget-me": lambda: self.forget_me(key.platform, user_id),
             "channel-mode": lambda: self.channel_mode(key, arg or None),
             "stop": lambda: self.stop(key, user_id, anyone=moderator),

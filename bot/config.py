@@ -127,15 +127,11 @@ class Settings(EnvSettings):
     reasoning_keep_seconds: float = Field(default=3600.0, ge=0)
 
     @field_validator("qwen_api_key", "metrics_port", "daily_tokens_per_user", "daily_tokens_per_conversation",
-                     "daily_tokens_per_space", mode="before")
+                     "daily_tokens_per_space", "retention_days", mode="before")
     @classmethod
     def _blank_key_is_no_key(cls, value: object) -> object:
-        # `QWEN_API_KEY=` in a .env template means "not set yet", not an empty key (or a 0 budget).
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("retention_days", mode="before")
-    @classmethod
-    def _blank_is_forever(cls, value: object) -> object:
+        # `QWEN_API_KEY=` in a .env template means "not set yet", not an empty key (or a 0 budget,
+        # or no retention at all).
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_format")

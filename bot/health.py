@@ -35,12 +35,11 @@ PING_SECONDS = 2.0
 class HealthServer:
     """The HTTP server for metrics and probes, for one process's store and adapters."""
 
-    def __init__(self, store: MemoryStore, adapters: Mapping[str, Adapter], *,
-                 stopping: asyncio.Event | None = None) -> None:
+    def __init__(self, store: MemoryStore, adapters: Mapping[str, Adapter]) -> None:
         self.store = store
         self.adapters = dict(adapters)
         #: Set once shutdown has begun: the process is then no longer ready for new work.
-        self.stopping = stopping or asyncio.Event()
+        self.stopping = asyncio.Event()
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._last_reason = ""

@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.llm import Reasoning, Usage
 from bot.memory import ConversationSettings, MemoryStore
 from bot.reply import Reply, Status
-from bot.thinking import request_options, search_wanted
+from bot.thinking import request_options
 from bot.types import ConversationKey, Incoming
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Mind:
         self.key, self.answer_to, self.user_id = incoming.key, incoming.message_id, incoming.author.id
         #: The request's thinking and search fields (bot/thinking.py).
         self.options = request_options(settings, conv, model)
-        self.searching = search_wanted(settings, conv)
+        self.searching = "enable_search" in self.options
         self.parts: list[str] = []
         self.size = 0  # characters of reasoning received (more than `parts` hold, past MAX_CHARS)
         self._activity = ""

@@ -139,8 +139,7 @@ def install(tree: app_commands.CommandTree[Any], bot: Host) -> None:
             if changes:
                 bot.forget_mode(key)
             try:
-                return await core.commands.run(command, arg, key, user_id, space="server",
-                                               moderator=moderator)
+                return await core.commands.run(command, arg, key, user_id, moderator=moderator)
             finally:
                 if changes:
                     bot.forget_mode(key)

@@ -117,8 +117,7 @@ class SlashCommands:
             # `stop` acts on everyone's answers for those who may change settings, else on the caller's.
             moderator = (command.moderated and not key.channel.startswith("D")
                          and await self.may_change(user, key.channel))
-            return await self.core.commands.run(command, arg, key, user, space="workspace",
-                                                moderator=moderator)
+            return await self.core.commands.run(command, arg, key, user, moderator=moderator)
         except Exception:
             log.exception("Slack: command %s failed", name)
             return sentences.COMMAND_FAILED

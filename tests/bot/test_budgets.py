@@ -192,7 +192,7 @@ async def test_usage_shows_what_is_left_of_each_budget(capped):
     usage = find("usage")
     assert usage is not None
 
-    text = await core.commands.run(usage, "", KEY, ANN.id, space="server")
+    text = await core.commands.run(usage, "", KEY, ANN.id)
 
     last = text.splitlines()[-1]
     assert last.startswith("Daily budgets left: yours 600 of 1,000 tokens; this server's 49,600 of 50,000;")

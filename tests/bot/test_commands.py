@@ -94,7 +94,7 @@ async def test_usage_reports_the_conversation_the_space_and_the_user(core: Conve
     qwen.queue(Script(text="a b", prompt_tokens=40), Script(text="c", prompt_tokens=10))
     await say(core, "one")
     await say(core, "two", key=ConversationKey("slack", "T1", "C2"), user="u2")
-    answer = await core.commands.usage(KEY, "u1", space="workspace")
+    answer = await core.commands.usage(KEY, "u1")
     lines = answer.split("\n")
     assert lines[0].startswith("This conversation: 42 tokens (40 in, 2 out) today")
     assert lines[1].startswith("This workspace: 53 tokens (50 in, 3 out) today")

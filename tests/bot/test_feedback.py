@@ -20,7 +20,7 @@ async def test_votes_are_counted_in_usage(core):
     assert await core.commands.feedback(KEY, "1.000", "u1", up=True) == FEEDBACK_THANKS
     await core.commands.feedback(KEY, "1.000", "u2", up=False)
     await core.commands.feedback(KEY, "1.000", "u3", up=True)
-    usage = await core.commands.run(USAGE, "", KEY, "u1", space="workspace")
+    usage = await core.commands.run(USAGE, "", KEY, "u1")
     assert USAGE_FEEDBACK.format(up=2, down=1) in usage
 
 
