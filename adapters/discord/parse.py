@@ -68,7 +68,7 @@ def thread_name(content: str, fallback: str) -> str:
     return text or fallback[:THREAD_NAME_MAX]
 
 
-def _content(message: discord.Message) -> str:
+def content_of(message: discord.Message) -> str:
     # discord.py stores `content` as the gateway sent it, and its mention helpers assume a string.
     return message.content if isinstance(message.content, str) else ""
 
@@ -105,7 +105,7 @@ def trigger_of(message: discord.Message, bot_id: int, *, in_own_thread: bool = F
     """
     if message.guild is None:
         return Trigger.DM
-    content = _content(message)
+    content = content_of(message)
     if bot_id in _mentioned(USER_MENTION, content):
         return Trigger.MENTION
     own_role = bot_role_id(message.guild, bot_id)
@@ -180,12 +180,12 @@ def parse_message(
     roles = {role.id: role.name for role in guild.roles} if guild is not None else {}
     channels: dict[int, str] = {}
     if guild is not None:
-        for channel_id in _mentioned(CHANNEL_MENTION, _content(message)):
+        for channel_id in _mentioned(CHANNEL_MENTION, content_of(message)):
             found = guild.get_channel_or_thread(channel_id)
             if found is not None:
                 channels[channel_id] = found.name
     text = resolve_mentions(
-        _content(message),
+        content_of(message),
         users=users,
         roles=roles,
         channels=channels,

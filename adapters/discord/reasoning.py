@@ -13,16 +13,14 @@ import logging
 import re
 from typing import Any
 
-import aiohttp
 import discord
 
 from adapters.discord import render
 from adapters.discord.parse import key_for
+from adapters.discord.surfaces import NETWORK_ERRORS, NO_PINGS
 from bot import reasoning, sentences
 
 log = logging.getLogger(__name__)
-
-NO_PINGS = discord.AllowedMentions.none()
 
 #: The longest question id a button names (a custom_id holds 100 characters).
 MAX_REF = 80
@@ -55,13 +53,6 @@ class ReasoningButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         await send_private(interaction, text)
 
 
-def view_with_button(ref: str) -> discord.ui.View:
-    """A view holding only the button, for an answer's message (other buttons can be added to it)."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(ReasoningButton(ref))
-    return view
-
-
 async def attach(handle: Any, ref: str, beside: discord.ui.View | None = None) -> None:
     """Add the button under an answer's (last) message, `beside` the buttons it shows (an edit
     replaces them all); a failure costs only the button."""
@@ -71,7 +62,7 @@ async def attach(handle: Any, ref: str, beside: discord.ui.View | None = None) -
     view.add_item(ReasoningButton(ref))
     try:
         await handle.edit(view=view, allowed_mentions=NO_PINGS)
-    except (discord.HTTPException, OSError, aiohttp.ClientError) as exc:
+    except (discord.HTTPException, *NETWORK_ERRORS) as exc:
         log.warning("could not add the reasoning button: %r", exc)
     finally:
         # Clicks are answered by the registered dynamic item; the view need not stay in memory.

@@ -12,17 +12,13 @@ import logging
 
 import discord
 
-from adapters.discord.parse import thread_name
+from adapters.discord.parse import PLATFORM, content_of, thread_name
 from adapters.discord.surfaces import NETWORK_ERRORS, MessageSurface
 from bot import sentences
 from bot.core import ConversationCore
 from bot.types import ConversationKey, Incoming, Trigger
 
 log = logging.getLogger(__name__)
-
-PLATFORM = "discord"
-#: Discord's error code for a missing permission (with HTTP 403).
-MISSING_PERMISSIONS = 50013
 
 
 def may_open(message: discord.Message, incoming: Incoming) -> bool:
@@ -57,9 +53,8 @@ async def open_thread(
     be answered in place, as a reply: it is never lost.
     """
     fallback = sentences.THREAD_NAME_FALLBACK.format(name=incoming.author.name)
-    content = message.content if isinstance(message.content, str) else ""
     try:
-        thread = await message.create_thread(name=thread_name(content, fallback))
+        thread = await message.create_thread(name=thread_name(content_of(message), fallback))
     except discord.Forbidden as exc:
         log.info("no permission to open a thread in channel %s (%s)", message.channel.id, exc.code)
         raise Refused from exc

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from bot.memory.base import Unfinished
+from bot.memory.dialect import Dialect
 from bot.types import ConversationKey
 
 UNFINISHED_COLUMNS = ("id, platform, space, channel, thread, message_id, owner, memory_version, visible,"
                       " place, text, started_at, updated_at")
 
 
-class _Dialect(Protocol):
-    async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[Sequence[Any]]: ...
-
-    async def _execute(self, sql: str, params: Sequence[object] = ()) -> int: ...
-
-    async def _write(self, sql: str, params: Sequence[object] = ()) -> object | None: ...
 
 
 class JournalRows:
     async def begin_answer(
-        self: _Dialect, key: ConversationKey, message_id: str, owner: str, version: int, place: str = ""
+        self: Dialect, key: ConversationKey, message_id: str, owner: str, version: int, place: str = ""
     ) -> int:
         now = time.time()
         entry_id = await self._write(
@@ -35,7 +30,7 @@ class JournalRows:
         return int(str(entry_id))
 
     async def save_answer(
-        self: _Dialect, entry_id: int, *, place: str | None = None, text: str | None = None
+        self: Dialect, entry_id: int, *, place: str | None = None, text: str | None = None
     ) -> None:
         # COALESCE leaves a field given as NULL (None) as it was.
         await self._execute(
@@ -44,17 +39,17 @@ class JournalRows:
             (place, place, text, time.time(), entry_id),
         )
 
-    async def end_answer(self: _Dialect, entry_id: int) -> None:
+    async def end_answer(self: Dialect, entry_id: int) -> None:
         await self._execute("DELETE FROM answers WHERE id=?", (entry_id,))
 
-    async def unfinished(self: _Dialect, platform: str, *, not_owner: str) -> list[Unfinished]:
+    async def unfinished(self: Dialect, platform: str, *, not_owner: str) -> list[Unfinished]:
         rows = await self._fetch(
             f"SELECT {UNFINISHED_COLUMNS} FROM answers WHERE platform=? AND owner<>? ORDER BY id",
             (platform, not_owner),
         )
         return [_unfinished(row) for row in rows]
 
-    async def unfinished_entry(self: _Dialect, entry_id: int) -> Unfinished | None:
+    async def unfinished_entry(self: Dialect, entry_id: int) -> Unfinished | None:
         rows = await self._fetch(f"SELECT {UNFINISHED_COLUMNS} FROM answers WHERE id=?", (entry_id,))
         return _unfinished(rows[0]) if rows else None
 

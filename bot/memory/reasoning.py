@@ -9,10 +9,8 @@ Resets and forget-mes delete the rows of the conversations they touch (bot/memor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
-
 from bot.memory.base import KeptReasoning
+from bot.memory.dialect import Dialect
 from bot.types import ConversationKey
 
 
@@ -39,26 +37,20 @@ KEEP = (
 )
 
 
-class _Dialect(Protocol):
-    async def _conversation_id(self, key: ConversationKey, *, create: bool = True) -> int | None: ...
-
-    async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[Sequence[Any]]: ...
-
-    async def _execute(self, sql: str, params: Sequence[object] = ()) -> int: ...
 
 
 class ReasoningRows:
     """`MemoryStore.keep_reasoning` and `reasoning` for the SQL backends (mixed into SQLStore)."""
 
     async def keep_reasoning(
-        self: _Dialect, key: ConversationKey, answer_to: str, user_id: str, text: str, *, now: float,
+        self: Dialect, key: ConversationKey, answer_to: str, user_id: str, text: str, *, now: float,
         oldest: float,
     ) -> None:
         conv = await self._conversation_id(key)
         await self._execute("DELETE FROM reasoning WHERE created_at < ?", (oldest,))
         await self._execute(KEEP, (conv, answer_to, user_id, text, now))
 
-    async def reasoning(self: _Dialect, key: ConversationKey, *, oldest: float) -> KeptReasoning | None:
+    async def reasoning(self: Dialect, key: ConversationKey, *, oldest: float) -> KeptReasoning | None:
         conv = await self._conversation_id(key, create=False)
         if conv is None:
             return None
