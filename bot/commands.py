@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot import reasoning, sentences
 from bot.budgets import Budgets, space_word
 from bot.config import Settings
-from bot.lifecycle import Lifecycle, within
+from bot.lifecycle import Lifecycle, asked, within
 from bot.memory import MemoryStore, Tokens
 from bot.sentences import plural
 from bot.text import storable
@@ -191,6 +191,21 @@ class Commands:
         """End the answers under way in `key`: the caller's own, or everyone's for a moderator."""
         count = self.lifecycle.halt(self.lifecycle.find(within(key, None if anyone else user_id)), user_id)
         return sentences.STOP_DONE.format(count=plural(count, "answer")) if count else sentences.STOP_NOTHING
+
+    async def stop_answer(self, platform: str, question: str, user_id: str,
+                          may_moderate: Callable[[], Awaitable[bool]],
+                          key: ConversationKey | None = None) -> str | None:
+        """A Stop button: end the answer to `question` (in `key`, if given) for its asker, or for
+        whom `may_moderate` allows (asked only when the clicker is not the asker); what to tell
+        them, or None once it is stopping (the answer's final text shows it)."""
+        answers = [answer for answer in self.lifecycle.find(asked(platform, question))
+                   if key is None or answer.key == key]
+        if not answers:
+            return sentences.STOP_ENDED
+        if all(answer.user_id != user_id for answer in answers) and not await may_moderate():
+            return sentences.STOP_NOT_YOURS
+        self.lifecycle.halt(answers, user_id)
+        return None
 
     async def feedback(self, key: ConversationKey, question: str, user_id: str, up: bool) -> str:
         """A 👍 or 👎 on the answer to `question`: one vote per user and answer, the last one counts.

@@ -17,7 +17,6 @@ from adapters.discord.commands import Host, conversation_of
 from adapters.discord.parse import PLATFORM
 from adapters.discord.surfaces import NO_PINGS
 from bot import sentences
-from bot.lifecycle import asked
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +53,14 @@ async def on_interaction(bot: Host, interaction: discord.Interaction) -> None:
 
 
 async def _stop(bot: Host, interaction: discord.Interaction, question: str) -> None:
-    lifecycle = bot.core.lifecycle
-    answers = lifecycle.find(asked(PLATFORM, question))
-    if not answers:
-        await _private(interaction, sentences.STOP_ENDED)
-        return
-    user = str(interaction.user.id)
-    if not may_moderate(interaction) and all(answer.user_id != user for answer in answers):
-        await _private(interaction, sentences.STOP_NOT_YOURS)
-        return
-    lifecycle.halt(answers, user)
-    # Acknowledged without a message of its own: the answer's final edit shows the stop.
-    await interaction.response.defer()
+    async def moderator() -> bool:
+        return may_moderate(interaction)
+
+    said = await bot.core.commands.stop_answer(PLATFORM, question, str(interaction.user.id), moderator)
+    if said:
+        await _private(interaction, said)
+    else:  # acknowledged without a message of its own: the answer's final edit shows the stop
+        await interaction.response.defer()
 
 
 async def _private(interaction: discord.Interaction, text: str) -> None:

@@ -17,8 +17,6 @@ from adapters.slack import controls
 from adapters.slack.commands import Host, SlashCommands
 from adapters.slack.parse import PLATFORM, SlackMessage, plain_text, thread_command
 from bot import sentences
-from bot.lifecycle import asked
-from bot.types import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,8 @@ class Actions:
             return
         try:
             if kind == "stop":
-                said = await self.stop(key, question, user)
+                said = await self.bot.core.commands.stop_answer(
+                    PLATFORM, question, user, lambda: self.may_moderate(user, key.channel), key)
                 if said:
                     await self.bot.ephemeral(channel, user, said, thread)
             else:  # Slack shows the chosen button itself: no message needed
@@ -53,17 +52,6 @@ class Actions:
         except Exception:
             log.exception("Slack: a button click in %s failed", channel)
             await self.bot.ephemeral(channel, user, sentences.COMMAND_FAILED, thread)
-
-    async def stop(self, key: ConversationKey, question: str, user: str) -> str | None:
-        """Stop one answer for `user`; what to tell them, or None once it is stopping."""
-        lifecycle = self.bot.core.lifecycle
-        answers = [a for a in lifecycle.find(asked(PLATFORM, question)) if a.key == key]
-        if not answers:
-            return sentences.STOP_ENDED
-        if all(a.user_id != user for a in answers) and not await self.may_moderate(user, key.channel):
-            return sentences.STOP_NOT_YOURS
-        lifecycle.halt(answers, user)
-        return None
 
     async def may_moderate(self, user: str, channel: str) -> bool:
         return not channel.startswith("D") and await self.commands.may_change(user, channel)
